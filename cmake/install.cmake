@@ -1,0 +1,29 @@
+# Installs libmha, its headers, a CMake package (find_package(mha) -> mha::mha) and a
+# pkg-config file.
+include(CMakePackageConfigHelpers)
+
+install(TARGETS mha EXPORT mhaTargets
+  LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
+  ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
+  RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/mha
+  DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+install(EXPORT mhaTargets NAMESPACE mha::
+  DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/mha)
+
+configure_package_config_file(${PROJECT_SOURCE_DIR}/cmake/mhaConfig.cmake.in
+  ${PROJECT_BINARY_DIR}/mhaConfig.cmake
+  INSTALL_DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/mha)
+write_basic_package_version_file(${PROJECT_BINARY_DIR}/mhaConfigVersion.cmake
+  COMPATIBILITY SameMajorVersion)
+install(FILES ${PROJECT_BINARY_DIR}/mhaConfig.cmake ${PROJECT_BINARY_DIR}/mhaConfigVersion.cmake
+  DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/mha)
+
+# A static libmha needs its dependencies on the link line; a shared one does not.
+if(BUILD_SHARED_LIBS)
+  set(MHA_PC_LIBS_PRIVATE "")
+else()
+  set(MHA_PC_LIBS_PRIVATE "-lhwy -fopenmp -ldl -lstdc++ -lm")
+endif()
+configure_file(${PROJECT_SOURCE_DIR}/cmake/mha.pc.in ${PROJECT_BINARY_DIR}/mha.pc @ONLY)
+install(FILES ${PROJECT_BINARY_DIR}/mha.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)

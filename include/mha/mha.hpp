@@ -1,0 +1,158 @@
+// mha: header-only C++ wrapper over the C API of mha.h.
+// RAII contexts, tensor views from pointers and shapes, and mha::Error exceptions
+// carrying the status and the message. Exceptions exist only in this wrapper.
+#ifndef MHA_MHA_HPP_
+#define MHA_MHA_HPP_
+
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "mha/mha.h"
+
+namespace mha {
+
+class Error : public std::runtime_error {
+ public:
+  Error(mha_status status, const std::string& message)
+      : std::runtime_error(std::string(mha_status_name(status)) + ": " + message),
+        status_(status) {}
+  mha_status status() const noexcept { return status_; }
+
+ private:
+  mha_status status_;
+};
+
+// Throws mha::Error with mha_last_error() unless status is MHA_OK.
+inline void Check(mha_status status) {
+  if (status != MHA_OK) throw Error(status, mha_last_error());
+}
+
+// A non-owning view of a 4-D tensor; converts to mha_tensor.
+struct Tensor {
+  mha_tensor view{};
+
+  Tensor() = default;
+  Tensor(void* data, mha_dtype dtype, const int64_t dims[4], const int64_t strides[4]) {
+    view.data = data;
+    view.dtype = dtype;
+    for (int a = 0; a < 4; ++a) {
+      view.dims[a] = dims[a];
+      view.strides[a] = strides[a];
+    }
+  }
+
+  // [batch, seq, heads, head_dim] stored contiguously in that order (BSHD).
+  static Tensor Bshd(void* data, mha_dtype dtype, int64_t batch, int64_t seq_len,
+                     int64_t num_heads, int64_t head_dim) {
+    const int64_t dims[4] = {batch, seq_len, num_heads, head_dim};
+    const int64_t strides[4] = {seq_len * num_heads * head_dim, num_heads * head_dim,
+                                head_dim, 1};
+    return Tensor(data, dtype, dims, strides);
+  }
+
+  // The same logical axes stored as [batch, heads, seq, head_dim] (BHSD).
+  static Tensor Bhsd(void* data, mha_dtype dtype, int64_t batch, int64_t num_heads,
+                     int64_t seq_len, int64_t head_dim) {
+    const int64_t dims[4] = {batch, seq_len, num_heads, head_dim};
+    const int64_t strides[4] = {num_heads * seq_len * head_dim, head_dim,
+                                seq_len * head_dim, 1};
+    return Tensor(data, dtype, dims, strides);
+  }
+
+  // [batch, heads, q_seq, kv_seq] contiguous: bias and probs.
+  static Tensor Scores(float* data, int64_t batch, int64_t num_heads, int64_t q_len,
+                       int64_t kv_len) {
+    const int64_t dims[4] = {batch, num_heads, q_len, kv_len};
+    const int64_t strides[4] = {num_heads * q_len * kv_len, q_len * kv_len, kv_len, 1};
+    return Tensor(data, MHA_F32, dims, strides);
+  }
+
+  const mha_tensor* get() const { return &view; }
+  mha_tensor* get() { return &view; }
+};
+
+// Options of one call, with the defaults of mha_attention_desc_init().
+struct AttentionOptions {
+  mha_attention_desc desc;
+  Tensor bias, probs;  // kept here so that desc can point at them
+
+  AttentionOptions() { mha_attention_desc_init(&desc); }
+  AttentionOptions(const AttentionOptions& other) : desc(other.desc), bias(other.bias),
+                                                    probs(other.probs) { Repoint(other); }
+  AttentionOptions& operator=(const AttentionOptions& other) {
+    desc = other.desc;
+    bias = other.bias;
+    probs = other.probs;
+    Repoint(other);
+    return *this;
+  }
+
+  AttentionOptions& Scale(float s) { desc.scale = s; return *this; }
+  AttentionOptions& Causal(bool on = true) { desc.causal = on ? 1 : 0; return *this; }
+  AttentionOptions& Window(int64_t left, int64_t right) {
+    desc.window_left = left;
+    desc.window_right = right;
+    return *this;
+  }
+  AttentionOptions& Softcap(float c) { desc.softcap = c; return *this; }
+  AttentionOptions& AlibiSlopes(const float* slopes) { desc.alibi_slopes = slopes; return *this; }
+  AttentionOptions& KvLens(const int32_t* lens) { desc.kv_lens = lens; return *this; }
+  AttentionOptions& Bias(const Tensor& t) { bias = t; desc.bias = bias.get(); return *this; }
+  AttentionOptions& Probs(const Tensor& t) { probs = t; desc.probs = probs.get(); return *this; }
+  AttentionOptions& Lse(float* lse) { desc.lse = lse; return *this; }
+
+ private:
+  void Repoint(const AttentionOptions& other) {
+    desc.bias = other.desc.bias ? bias.get() : nullptr;
+    desc.probs = other.desc.probs ? probs.get() : nullptr;
+  }
+};
+
+// Owns an mha_context. Movable, not copyable; safe to share across threads.
+class Context {
+ public:
+  // backend: a name, "auto", a comma list, or empty to read MHA_BACKEND.
+  explicit Context(const std::string& backend = "") {
+    Check(mha_context_create(backend.empty() ? nullptr : backend.c_str(), &ctx_));
+  }
+  ~Context() { mha_context_destroy(ctx_); }
+  Context(Context&& other) noexcept : ctx_(std::exchange(other.ctx_, nullptr)) {}
+  Context& operator=(Context&& other) noexcept {
+    std::swap(ctx_, other.ctx_);
+    return *this;
+  }
+  Context(const Context&) = delete;
+  Context& operator=(const Context&) = delete;
+
+  std::string backend() const { return mha_context_backend(ctx_); }
+  std::string isa() const { return mha_context_isa(ctx_); }
+  void SetNumThreads(int n) { Check(mha_context_set_num_threads(ctx_, n)); }
+
+  void Attention(const Tensor& q, const Tensor& k, const Tensor& v, Tensor& out,
+                 const AttentionOptions& options = AttentionOptions()) {
+    Check(mha_attention(ctx_, q.get(), k.get(), v.get(), out.get(), &options.desc));
+  }
+
+  mha_context* get() const { return ctx_; }
+
+ private:
+  mha_context* ctx_ = nullptr;
+};
+
+// The names of every backend this build can find.
+inline std::vector<std::string> BackendNames() {
+  std::vector<std::string> names;
+  for (int i = 0, n = mha_backend_count(); i < n; ++i) names.emplace_back(mha_backend_name(i));
+  return names;
+}
+
+inline bool BackendAvailable(const std::string& name) {
+  return mha_backend_available(name.c_str()) != 0;
+}
+
+}  // namespace mha
+
+#endif  // MHA_MHA_HPP_
