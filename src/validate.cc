@@ -23,7 +23,6 @@ bool ValidDtype(mha_dtype d) { return d == MHA_F32 || d == MHA_BF16 || d == MHA_
 mha_status CheckTensor(const char* name, const mha_tensor* t, const int64_t min_dims[4],
                        bool unit_last_stride) {
   if (!t) return Invalid(Format("%s is NULL", name));
-  if (!t->data) return Invalid(Format("%s.data is NULL", name));
   if (!ValidDtype(t->dtype)) {
     return Invalid(Format("%s.dtype=%d is not a dtype (MHA_F32, MHA_BF16 or MHA_F16)",
                           name, static_cast<int>(t->dtype)));
@@ -42,10 +41,13 @@ mha_status CheckTensor(const char* name, const mha_tensor* t, const int64_t min_
     return Invalid(Format("%s.strides[3]=%" PRId64 ": the head_dim stride must be 1", name,
                           t->strides[3]));
   }
+  for (int a = 0; a < 4; ++a) {
+    if (t->dims[a] == 0) return MHA_OK;  // empty: nothing is addressed, data may be NULL
+  }
+  if (!t->data) return Invalid(Format("%s.data is NULL", name));
   // The largest offset, sum (dims[a]-1)*strides[a], times the element size.
   int64_t last = 0;
   for (int a = 0; a < 4; ++a) {
-    if (t->dims[a] == 0) return MHA_OK;  // empty: nothing is addressed
     int64_t term;
     if (__builtin_mul_overflow(t->dims[a] - 1, t->strides[a], &term) ||
         __builtin_add_overflow(last, term, &last)) {

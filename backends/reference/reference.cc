@@ -1,6 +1,7 @@
 // The scalar reference backend: the oracle every other backend is tested against.
 // Plain loops over the formulas of docs/semantics.md, accumulated in double;
 // readable above all. OpenMP splits (batch, head) pairs only.
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <limits>
@@ -47,10 +48,15 @@ void AttendRow(const mha_problem& p, int64_t b, int64_t h, int64_t i,
   double max_logit = kNegInf;
   for (int64_t j = 0; j < p.kv_len; ++j) {
     weights[j] = j >= keys.begin && j < keys.end ? Logit(p, b, h, g, i, j) : kNegInf;
-    if (weights[j] > max_logit) max_logit = weights[j];
+    // A NaN logit wins, so that NaN inputs propagate to their row.
+    if (std::isnan(weights[j]) || weights[j] > max_logit) max_logit = weights[j];
+    if (std::isnan(max_logit)) break;
   }
   double sum = 0.0;
-  if (max_logit != kNegInf) {
+  if (std::isnan(max_logit)) {
+    std::fill(weights.begin(), weights.end(), max_logit);
+    sum = 1.0;
+  } else if (max_logit != kNegInf) {
     for (int64_t j = keys.begin; j < keys.end; ++j) {
       weights[j] = std::exp(weights[j] - max_logit);
       sum += weights[j];

@@ -1,0 +1,58 @@
+// Small helpers shared by the core tests: contiguous BSHD f32 tensors and a context
+// that is destroyed with its scope.
+#ifndef MHA_TESTS_TEST_UTIL_H_
+#define MHA_TESTS_TEST_UTIL_H_
+
+#include <cstdint>
+#include <random>
+#include <vector>
+
+#include "mha/mha.h"
+
+namespace mha_test {
+
+// A contiguous f32 tensor [d0, d1, d2, d3] and its mha_tensor view.
+struct Dense {
+  std::vector<float> values;
+  mha_tensor view{};
+
+  Dense(int64_t d0, int64_t d1, int64_t d2, int64_t d3, float fill = 0.0f)
+      : values(static_cast<size_t>(d0 * d1 * d2 * d3), fill) {
+    view.data = values.data();
+    view.dtype = MHA_F32;
+    const int64_t dims[4] = {d0, d1, d2, d3};
+    const int64_t strides[4] = {d1 * d2 * d3, d2 * d3, d3, 1};
+    for (int a = 0; a < 4; ++a) {
+      view.dims[a] = dims[a];
+      view.strides[a] = strides[a];
+    }
+  }
+  Dense(const Dense&) = delete;
+
+  float& at(int64_t a0, int64_t a1, int64_t a2, int64_t a3) {
+    return values[static_cast<size_t>(a0 * view.strides[0] + a1 * view.strides[1] +
+                                      a2 * view.strides[2] + a3)];
+  }
+  void Randomize(std::mt19937_64& rng, float lo = -1.0f, float hi = 1.0f) {
+    std::uniform_real_distribution<float> dist(lo, hi);
+    for (float& x : values) x = dist(rng);
+  }
+  mha_tensor* get() { return &view; }
+};
+
+class ScopedContext {
+ public:
+  explicit ScopedContext(const char* backend) { status_ = mha_context_create(backend, &ctx_); }
+  ~ScopedContext() { mha_context_destroy(ctx_); }
+  ScopedContext(const ScopedContext&) = delete;
+  mha_status status() const { return status_; }
+  mha_context* get() const { return ctx_; }
+
+ private:
+  mha_context* ctx_ = nullptr;
+  mha_status status_;
+};
+
+}  // namespace mha_test
+
+#endif  // MHA_TESTS_TEST_UTIL_H_
