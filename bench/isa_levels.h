@@ -1,0 +1,26 @@
+// The SIMD levels (MHA_MAX_ISA values) this CPU supports, to benchmark one CPU as
+// several: one context per level, created in-process under that cap.
+#ifndef MHA_BENCH_ISA_LEVELS_H_
+#define MHA_BENCH_ISA_LEVELS_H_
+
+#include <string>
+#include <vector>
+
+#include "mha/mha.h"
+
+namespace mha_bench {
+
+struct IsaLevel {
+  const char* cap;  // an MHA_MAX_ISA value
+};
+
+// Supported levels, best first. When MHA_MAX_ISA is set, only that one.
+std::vector<IsaLevel> IsaLevels();
+
+// A context of `backend` created with MHA_MAX_ISA=cap; NULL on failure, with the
+// reason in mha_last_error(). The environment is restored afterwards.
+mha_context* CreateContextCapped(const std::string& backend, const IsaLevel& level);
+
+}  // namespace mha_bench
+
+#endif  // MHA_BENCH_ISA_LEVELS_H_

@@ -1,0 +1,203 @@
+// mha_bench: attention throughput of every backend x shape x dtype x ISA level x
+// thread count, beside this CPU's measured ceilings (design.md §6).
+//
+//   mha_bench [--quick] [Google Benchmark flags, e.g. --benchmark_filter=highway/.*/bert]
+//
+// Names are <backend>/<isa>/<shape>/<dtype>/threads:<n>. Counters: GFLOP/s,
+// pct_fma_peak (of the measured f32 FMA peak at that thread count), and for decode
+// shapes KV_GB/s and pct_read_bw; extra_MiB is the peak resident memory a call added.
+// A call a backend cannot run is reported as an error row with mha's reason.
+#include <benchmark/benchmark.h>
+#include <omp.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "ceilings.h"
+#include "isa_levels.h"
+#include "memory.h"
+#include "mha/mha.h"
+#include "shapes.h"
+#include "workload.h"
+
+namespace mha_bench {
+namespace {
+
+// Lower ISA levels run only shapes up to this much work per call (scalar code would
+// take minutes on prefill); the best level runs every shape.
+constexpr double kLowerIsaMaxFlops = 10e9;
+
+struct Options {
+  bool quick = false;
+};
+
+// Removes our own flags from argv, leaving Google Benchmark's.
+Options ParseOptions(int* argc, char** argv, std::vector<std::string>* injected) {
+  Options options;
+  bool has_min_time = false;
+  int kept = 1;
+  for (int i = 1; i < *argc; ++i) {
+    if (std::strcmp(argv[i], "--quick") == 0) {
+      options.quick = true;
+      continue;
+    }
+    if (std::strncmp(argv[i], "--benchmark_min_time", 20) == 0) has_min_time = true;
+    argv[kept++] = argv[i];
+  }
+  *argc = kept;
+  if (options.quick && !has_min_time) injected->push_back("--benchmark_min_time=0.05");
+  return options;
+}
+
+struct Run {
+  std::string name;
+  const Shape* shape;
+  const Precision* precision;
+  mha_context* ctx;
+  int threads;
+  double peak_gflops;
+  double read_gbs;
+};
+
+// The largest extra resident memory seen per benchmark name, over all its runs.
+std::map<std::string, double>& ExtraMiB() {
+  static std::map<std::string, double> extra;
+  return extra;
+}
+
+void RunAttention(benchmark::State& state, const Run& run) {
+  const Workload& w = Workload::Get(*run.shape, *run.precision);
+  mha_context_set_num_threads(run.ctx, run.threads);
+  const bool tracked = ResetPeakResident();
+  const size_t base = ResidentBytes();
+  const mha_status status = mha_attention(run.ctx, &w.q(), &w.k(0), &w.v(0), w.out(), nullptr);
+  if (status != MHA_OK) {
+    state.SkipWithError((std::string(mha_status_name(status)) + ": " + mha_last_error()).c_str());
+    return;
+  }
+  int layer = 0;
+  for (auto _ : state) {
+    mha_attention(run.ctx, &w.q(), &w.k(layer), &w.v(layer), w.out(), nullptr);
+    layer = layer + 1 == w.layers() ? 0 : layer + 1;
+  }
+  const double gflop = Flops(*run.shape) * 1e-9;
+  using benchmark::Counter;
+  state.counters["GFLOP/s"] = Counter(gflop, Counter::kIsIterationInvariantRate);
+  state.counters["pct_fma_peak"] =
+      Counter(100.0 * gflop / run.peak_gflops, Counter::kIsIterationInvariantRate);
+  if (run.shape->decode) {
+    const double gb = KvBytes(*run.shape, *run.precision) * 1e-9;
+    state.counters["KV_GB/s"] = Counter(gb, Counter::kIsIterationInvariantRate);
+    state.counters["pct_read_bw"] =
+        Counter(100.0 * gb / run.read_gbs, Counter::kIsIterationInvariantRate);
+    state.counters["layers"] = w.layers();
+  }
+  if (tracked) {
+    double& extra = ExtraMiB()[run.name];
+    extra = std::max(extra, static_cast<double>(PeakResidentBytes() - base) / (1 << 20));
+    state.counters["extra_MiB"] = extra;
+  }
+}
+
+std::string Format(double value) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.1f", value);
+  return text;
+}
+
+// Measures and records the ceilings for each thread count; returns them.
+std::map<int, Ceilings> MeasureAllCeilings(const std::vector<int>& thread_counts) {
+  std::map<int, Ceilings> ceilings;
+  benchmark::AddCustomContext("mha_version", mha_version());
+  benchmark::AddCustomContext("ceiling_target", CeilingTarget());
+  for (int t : thread_counts) {
+    const Ceilings c = MeasureCeilings(t);
+    const std::string suffix = "_threads_" + std::to_string(t);
+    benchmark::AddCustomContext("fma_f32_gflops" + suffix, Format(c.fma_f32_gflops));
+    benchmark::AddCustomContext("dot_bf16_gflops" + suffix, Format(c.dot_bf16_gflops));
+    benchmark::AddCustomContext("read_gbs" + suffix, Format(c.read_gbs));
+    ceilings[t] = c;
+  }
+  return ceilings;
+}
+
+// A benchmark that only reports why a backend cannot run.
+void RegisterUnavailable(const std::string& backend, const std::string& reason) {
+  benchmark::RegisterBenchmark((backend + "/unavailable").c_str(),
+                               [reason](benchmark::State& state) {
+                                 state.SkipWithError(reason.c_str());
+                               });
+}
+
+void RegisterAll(const Options& options, const std::map<int, Ceilings>& ceilings) {
+  const std::vector<Shape>& shapes = options.quick ? QuickShapes() : StandardShapes();
+  struct Level {
+    std::string backend, isa;
+    mha_context* ctx;
+    bool best;
+  };
+  std::vector<Level> levels;
+  for (int i = 0; i < mha_backend_count(); ++i) {
+    const std::string backend = mha_backend_name(i);
+    std::vector<std::string> seen;
+    for (const IsaLevel& cap : IsaLevels()) {
+      mha_context* ctx = CreateContextCapped(backend, cap);
+      if (!ctx) {
+        if (seen.empty()) RegisterUnavailable(backend, mha_last_error());
+        break;
+      }
+      const std::string isa = mha_context_isa(ctx);
+      if (std::find(seen.begin(), seen.end(), isa) != seen.end()) {
+        mha_context_destroy(ctx);
+        continue;
+      }
+      levels.push_back({backend, isa, ctx, seen.empty()});
+      seen.push_back(isa);
+    }
+  }
+  for (const Shape& shape : shapes) {
+    for (const Precision& precision : Precisions()) {
+      for (const Level& level : levels) {
+        // The scalar reference is far too slow beyond the small shapes.
+        if (level.backend == "reference" && Flops(shape) > 0.1e9) continue;
+        if (!level.best && !options.quick && Flops(shape) > kLowerIsaMaxFlops) continue;
+        for (const auto& [threads, c] : ceilings) {
+          if (!level.best && !options.quick && threads != 1) continue;
+          const std::string name = level.backend + "/" + level.isa + "/" + shape.id + "/" +
+                                   precision.id + "/threads:" + std::to_string(threads);
+          const Run run{name,    &shape,  &precision, level.ctx,
+                        threads, c.fma_f32_gflops, c.read_gbs};
+          benchmark::RegisterBenchmark(name.c_str(), [run](benchmark::State& state) {
+            RunAttention(state, run);
+          })->UseRealTime()->Unit(benchmark::kMillisecond);
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace mha_bench
+
+int main(int argc, char** argv) {
+  std::vector<std::string> injected;
+  const mha_bench::Options options = mha_bench::ParseOptions(&argc, argv, &injected);
+  std::vector<char*> args(argv, argv + argc);
+  for (std::string& arg : injected) args.push_back(arg.data());
+  int args_count = static_cast<int>(args.size());
+  benchmark::Initialize(&args_count, args.data());
+  if (benchmark::ReportUnrecognizedArguments(args_count, args.data())) return 1;
+
+  std::vector<int> thread_counts = {1};
+  if (omp_get_max_threads() > 1) thread_counts.push_back(omp_get_max_threads());
+  const auto ceilings = mha_bench::MeasureAllCeilings(thread_counts);
+  mha_bench::RegisterAll(options, ceilings);
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

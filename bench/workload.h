@@ -1,0 +1,39 @@
+// The tensors of one benchmark: Q and O, and for decode shapes as many distinct K/V
+// caches (layers) as it takes to overflow the last-level cache, so that every call
+// streams its K/V from memory as it would in a real model.
+#ifndef MHA_BENCH_WORKLOAD_H_
+#define MHA_BENCH_WORKLOAD_H_
+
+#include <string>
+#include <vector>
+
+#include "memory.h"
+#include "mha/mha.h"
+#include "shapes.h"
+
+namespace mha_bench {
+
+class Workload {
+ public:
+  // The workload of (shape, precision), built on first use. Only the most recent one
+  // is kept, so register benchmarks grouped by shape and precision.
+  static const Workload& Get(const Shape& shape, const Precision& precision);
+
+  Workload(const Shape& shape, const Precision& precision);
+
+  int layers() const { return static_cast<int>(k_.size()); }
+  const mha_tensor& q() const { return q_; }
+  mha_tensor* out() const { return &out_; }
+  const mha_tensor& k(int layer) const { return k_[layer]; }
+  const mha_tensor& v(int layer) const { return v_[layer]; }
+
+ private:
+  std::vector<Buffer> buffers_;
+  mha_tensor q_;
+  mutable mha_tensor out_;
+  std::vector<mha_tensor> k_, v_;
+};
+
+}  // namespace mha_bench
+
+#endif  // MHA_BENCH_WORKLOAD_H_
