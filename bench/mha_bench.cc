@@ -2,6 +2,7 @@
 // thread count, beside this CPU's measured ceilings (design.md §6).
 //
 //   mha_bench [--quick] [Google Benchmark flags, e.g. --benchmark_filter=highway/.*/bert]
+//   mha_bench --print_shapes     the shape sets as JSON, for tools/peers.py
 //
 // Names are <backend>/<isa>/<shape>/<dtype>/threads:<n>. Counters: GFLOP/s,
 // pct_fma_peak (of the measured f32 FMA peak at that thread count), and for decode
@@ -11,6 +12,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <map>
@@ -185,6 +187,10 @@ void RegisterAll(const Options& options, const std::map<int, Ceilings>& ceilings
 }  // namespace mha_bench
 
 int main(int argc, char** argv) {
+  if (argc == 2 && std::strcmp(argv[1], "--print_shapes") == 0) {
+    std::fputs(mha_bench::ShapesJson().c_str(), stdout);
+    return 0;
+  }
   std::vector<std::string> injected;
   const mha_bench::Options options = mha_bench::ParseOptions(&argc, argv, &injected);
   std::vector<char*> args(argv, argv + argc);

@@ -1,6 +1,7 @@
 #include "shapes.h"
 
 #include <algorithm>
+#include <cstdio>
 
 namespace mha_bench {
 
@@ -25,6 +26,33 @@ const std::vector<Shape>& QuickShapes() {
       {"tiny-decode", 1, 8, 2,   1, 1024, 64, false, true},
   };
   return shapes;
+}
+
+namespace {
+
+std::string ShapeListJson(const std::vector<Shape>& shapes) {
+  std::string json = "[";
+  for (const Shape& s : shapes) {
+    char line[320];
+    std::snprintf(line, sizeof line,
+                  "%s\n  {\"id\": \"%s\", \"batch\": %lld, \"num_heads\": %lld, "
+                  "\"num_kv_heads\": %lld, \"q_len\": %lld, \"kv_len\": %lld, "
+                  "\"head_dim\": %lld, \"causal\": %s, \"decode\": %s, \"flops\": %.0f}",
+                  json.size() > 1 ? "," : "", s.id, static_cast<long long>(s.batch),
+                  static_cast<long long>(s.num_heads), static_cast<long long>(s.num_kv_heads),
+                  static_cast<long long>(s.q_len), static_cast<long long>(s.kv_len),
+                  static_cast<long long>(s.head_dim), s.causal ? "true" : "false",
+                  s.decode ? "true" : "false", Flops(s));
+    json += line;
+  }
+  return json + "]";
+}
+
+}  // namespace
+
+std::string ShapesJson() {
+  return "{\"standard\": " + ShapeListJson(StandardShapes()) +
+         ",\n\"quick\": " + ShapeListJson(QuickShapes()) + "}\n";
 }
 
 int64_t VisiblePairs(const Shape& s) {

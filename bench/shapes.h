@@ -3,6 +3,7 @@
 #define MHA_BENCH_SHAPES_H_
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "mha/mha.h"
@@ -21,6 +22,9 @@ const std::vector<Shape>& StandardShapes();
 
 // Small shapes for --quick and CI: the same kinds of work at a fraction of the size.
 const std::vector<Shape>& QuickShapes();
+
+// Both shape sets as JSON, {"standard": [...], "quick": [...]}, for the Python tools.
+std::string ShapesJson();
 
 // Query/key pairs that the mask lets through, per (batch, head): Lq*Lk, or for causal
 // with bottom-right alignment, sum over i of min(Lk, max(0, i + Lk - Lq + 1)).
