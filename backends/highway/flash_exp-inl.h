@@ -1,0 +1,45 @@
+// exp(x) for the online softmax, cheaper than hwy's Exp: the arguments are
+// differences to a running max (x <= 0) or -inf for masked keys.
+// Method (Cephes expf): x = n ln2 + r, |r| <= ln2/2, exp(r) by a degree-5 minimax
+// polynomial, 2^n by building the exponent bits. Relative error <= 2 ulp for
+// -87.3 <= x <= 88; returns exactly 0 for x < -87.3 (so exp(-inf) = 0).
+#if defined(MHA_BACKENDS_HIGHWAY_FLASH_EXP_INL_H_) == defined(HWY_TARGET_TOGGLE)
+#ifdef MHA_BACKENDS_HIGHWAY_FLASH_EXP_INL_H_
+#undef MHA_BACKENDS_HIGHWAY_FLASH_EXP_INL_H_
+#else
+#define MHA_BACKENDS_HIGHWAY_FLASH_EXP_INL_H_
+#endif
+
+#include "hwy/highway.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace mha {
+namespace HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+
+template <class D, class V = hn::Vec<D>>
+HWY_INLINE V FastExp(D d, V x) {
+  const hn::RebindToSigned<D> di;
+  const V lo = hn::Set(d, -87.3f);
+  const V xc = hn::Min(hn::Max(x, lo), hn::Set(d, 88.0f));
+  const V n = hn::Round(hn::Mul(xc, hn::Set(d, 1.44269504088896341f)));
+  V r = hn::NegMulAdd(n, hn::Set(d, 0.693359375f), xc);
+  r = hn::NegMulAdd(n, hn::Set(d, -2.12194440e-4f), r);
+  V poly = hn::Set(d, 1.9875691500e-4f);
+  poly = hn::MulAdd(poly, r, hn::Set(d, 1.3981999507e-3f));
+  poly = hn::MulAdd(poly, r, hn::Set(d, 8.3334519073e-3f));
+  poly = hn::MulAdd(poly, r, hn::Set(d, 4.1665795894e-2f));
+  poly = hn::MulAdd(poly, r, hn::Set(d, 1.6666665459e-1f));
+  poly = hn::MulAdd(poly, r, hn::Set(d, 5.0000001201e-1f));
+  const V r2 = hn::Mul(r, r);
+  const V er = hn::Add(hn::MulAdd(poly, r2, r), hn::Set(d, 1.0f));
+  const auto bits = hn::ShiftLeft<23>(hn::Add(hn::ConvertTo(di, n), hn::Set(di, 127)));
+  const V result = hn::Mul(er, hn::BitCast(d, bits));
+  return hn::IfThenZeroElse(hn::Lt(x, lo), result);
+}
+
+}  // namespace HWY_NAMESPACE
+}  // namespace mha
+HWY_AFTER_NAMESPACE();
+
+#endif  // include guard toggle

@@ -1,0 +1,149 @@
+#include "flash_plan.h"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "dtype.h"
+#include "tensor_view.h"
+
+namespace mha {
+namespace {
+
+// Query rows (heads of a group x positions) a work item aims for: enough that a
+// K/V tile is reused many times, few enough that its scratch stays in L2.
+constexpr int64_t kTargetRows = 64;
+// The decode path splits keys only when there are fewer (b, kv head, q block)
+// items than this; the count depends on the shape alone, never on threads.
+constexpr int64_t kMinItemsBeforeSplit = 16;
+constexpr int64_t kSplitKeys = 512;
+
+int64_t RoundUp(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
+
+// Combines the splits of one (b, kv head, q block) with an exact log-sum-exp merge
+// in split order, then writes out and lse.
+void MergeSplits(const FlashPlan& plan, int64_t base_item) {
+  const mha_problem& p = *plan.p;
+  const int64_t qb = base_item % plan.num_q_blocks;
+  const int64_t g = base_item / plan.num_q_blocks % p.num_kv_heads;
+  const int64_t b = base_item / plan.num_q_blocks / p.num_kv_heads;
+  const int64_t i0 = qb * plan.q_block;
+  const int64_t rows = std::min(plan.q_block, p.q_len - i0) * plan.group;
+  const float kNegInf = -std::numeric_limits<float>::infinity();
+  for (int64_t r = 0; r < rows; ++r) {
+    const int64_t i = i0 + r / plan.group, h = g * plan.group + r % plan.group;
+    auto row_of = [&](int64_t s) {
+      return plan.partials +
+             ((base_item * plan.num_splits + s) * plan.rows_pad + r) * plan.partial_stride;
+    };
+    float max = kNegInf;
+    for (int64_t s = 0; s < plan.num_splits; ++s) max = std::max(max, row_of(s)[0]);
+    // A split that saw no key has sum 0 (and max -inf): it weighs nothing.
+    float sum = 0.0f;
+    if (max != kNegInf) {
+      for (int64_t s = 0; s < plan.num_splits; ++s) {
+        if (row_of(s)[1] > 0.0f) sum += std::exp(row_of(s)[0] - max) * row_of(s)[1];
+      }
+    }
+    const int64_t out_offset = RowOffset(p.out, b, i, h);
+    for (int64_t e = 0; e < p.v_head_dim; ++e) {
+      float acc = 0.0f;
+      for (int64_t s = 0; sum > 0.0f && s < plan.num_splits; ++s) {
+        const float* part = row_of(s);
+        if (part[1] > 0.0f) acc += std::exp(part[0] - max) * part[2 + e];
+      }
+      StoreFromF32(p.out.data, p.out.dtype, out_offset + e, sum > 0.0f ? acc / sum : 0.0f);
+    }
+    if (p.lse) {
+      p.lse[(b * p.num_heads + h) * p.q_len + i] = sum > 0.0f ? max + std::log(sum) : kNegInf;
+    }
+  }
+}
+
+}  // namespace
+
+FlashPlan MakeFlashPlan(const mha_problem& p, bool bf16_dot) {
+  FlashPlan plan;
+  plan.p = &p;
+  plan.group = p.num_heads / p.num_kv_heads;
+  plan.q_block = std::min(p.q_len, std::max<int64_t>(1, kTargetRows / plan.group));
+  plan.rows_pad = RoundUp(plan.group * plan.q_block, kRowAlign);
+  plan.num_q_blocks = (p.q_len + plan.q_block - 1) / plan.q_block;
+  const int64_t base_items = p.batch * p.num_kv_heads * plan.num_q_blocks;
+  plan.num_splits = 1;
+  if (!p.probs && base_items < kMinItemsBeforeSplit && p.kv_len >= 2 * kSplitKeys) {
+    plan.split_len = kSplitKeys;
+    plan.num_splits = (p.kv_len + kSplitKeys - 1) / kSplitKeys;
+  } else {
+    plan.split_len = RoundUp(p.kv_len, kTileKeys);
+  }
+  plan.num_items = base_items * plan.num_splits;
+  plan.dv_pad = RoundUp(p.v_head_dim, kFloatAlign);
+  plan.partial_stride = 2 + plan.dv_pad;
+  plan.bf16_dot = bf16_dot;
+
+  const int64_t d_pad = RoundUp(p.head_dim, kFloatAlign);
+  const int64_t rp = plan.rows_pad;
+  plan.scratch_floats = d_pad * rp                 // qt
+                        + kTileKeys * d_pad        // kt
+                        + kTileKeys * plan.dv_pad  // vt
+                        + kTileKeys * rp           // st
+                        + rp * plan.dv_pad         // o
+                        + 5 * rp                   // m, l, alpha, pos, slope
+                        + 3 * rp                   // begin, end, active (int32)
+                        + 2 * rp;                  // bias_offset (int64)
+  return plan;
+}
+
+FlashScratch CarveScratch(const FlashPlan& plan, float* base) {
+  const mha_problem& p = *plan.p;
+  const int64_t d_pad = RoundUp(p.head_dim, kFloatAlign);
+  const int64_t rp = plan.rows_pad;
+  float* next = base;
+  auto take = [&next](int64_t n) {
+    float* region = next;
+    next += n;
+    return region;
+  };
+  FlashScratch s;
+  s.qt = take(d_pad * rp);
+  s.kt = take(kTileKeys * d_pad);
+  s.vt = take(kTileKeys * plan.dv_pad);
+  s.st = take(kTileKeys * rp);
+  s.o = take(rp * plan.dv_pad);
+  s.m = take(rp);
+  s.l = take(rp);
+  s.alpha = take(rp);
+  s.pos = take(rp);
+  s.slope = take(rp);
+  s.begin = reinterpret_cast<int32_t*>(take(rp));
+  s.end = reinterpret_cast<int32_t*>(take(rp));
+  s.active = reinterpret_cast<int32_t*>(take(rp));
+  s.bias_offset = reinterpret_cast<int64_t*>(take(2 * rp));
+  return s;
+}
+
+int64_t PartialFloats(const FlashPlan& plan) {
+  if (plan.num_splits == 1) return 0;
+  return plan.num_items * plan.rows_pad * plan.partial_stride;
+}
+
+void RunFlash(const FlashPlan& plan, FlashItemFn item_fn, float* scratch) {
+  const int64_t num_items = plan.num_items;
+  const int64_t base_items = num_items / plan.num_splits;
+  const bool merge = plan.num_splits > 1;
+#pragma omp parallel num_threads(plan.p->num_threads)
+  {
+    float* mine = scratch + omp_get_thread_num() * plan.scratch_floats;
+#pragma omp for schedule(dynamic, 1)
+    for (int64_t item = 0; item < num_items; ++item) item_fn(plan, item, mine);
+    if (merge) {
+#pragma omp for schedule(dynamic, 1)
+      for (int64_t base = 0; base < base_items; ++base) MergeSplits(plan, base);
+    }
+  }
+}
+
+}  // namespace mha

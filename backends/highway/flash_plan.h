@@ -1,0 +1,74 @@
+// Planning and threading of the flash kernels (no SIMD here): how a problem is cut
+// into work items, how much scratch each thread needs, and the one OpenMP loop
+// that runs the items and merges the key splits of the decode path.
+#ifndef MHA_BACKENDS_HIGHWAY_FLASH_PLAN_H_
+#define MHA_BACKENDS_HIGHWAY_FLASH_PLAN_H_
+
+#include <cstddef>
+#include <cstdint>
+
+#include "mha/backend.h"
+
+namespace mha {
+
+// Keys per K/V tile: each tile is converted once and serves every query row of a
+// work item (all heads of the GQA group).
+constexpr int64_t kTileKeys = 64;
+// Query rows of a work item are padded to this (the widest f32 vector).
+constexpr int64_t kRowAlign = 16;
+// Floats per scratch region are rounded up to this (64 bytes).
+constexpr int64_t kFloatAlign = 16;
+
+struct FlashPlan {
+  const mha_problem* p = nullptr;
+  int64_t group = 1;         // query heads per kv head
+  int64_t q_block = 1;       // query positions per work item
+  int64_t rows_pad = 0;      // group * q_block rounded up to kRowAlign
+  int64_t num_q_blocks = 0;
+  int64_t num_splits = 1;    // key splits per (b, kv head, q block); > 1: decode path
+  int64_t split_len = 0;     // keys per split, a multiple of kTileKeys
+  int64_t num_items = 0;     // B * Hkv * num_q_blocks * num_splits
+  int64_t dv_pad = 0;        // Dv rounded up to kFloatAlign
+  int64_t scratch_floats = 0;  // per thread
+  // Decode path: per item and row, {max, sum, unnormalised out[dv_pad]}.
+  float* partials = nullptr;
+  int64_t partial_stride = 0;  // floats per row of partials
+  // Q and K are bf16 and the CPU has avx512_bf16: the QK^T dot uses vdpbf16ps.
+  bool bf16_dot = false;
+};
+
+// The per-thread scratch of a work item, carved from one aligned block.
+struct FlashScratch {
+  float* qt;      // [D or D/2 pairs][rows_pad]: scaled Q, transposed
+  float* kt;      // [kTileKeys][D]: K tile as f32 (unused when K is read in place)
+  float* vt;      // [kTileKeys][dv_pad]: V tile as f32, zero-padded
+  float* st;      // [kTileKeys][rows_pad]: scores, then probabilities, transposed
+  float* o;       // [rows_pad][dv_pad]: unnormalised output
+  float* m;       // [rows_pad] running max
+  float* l;       // [rows_pad] running sum
+  float* alpha;   // [rows_pad] rescale factor of the current tile
+  float* pos;     // [rows_pad] query position p(i)
+  float* slope;   // [rows_pad] ALiBi slope of the row's head
+  int32_t* begin;   // [rows_pad] first visible key
+  int32_t* end;     // [rows_pad] one past the last visible key
+  int32_t* active;  // [rows_pad] 1 when the row sees a key of the current tile
+  int64_t* bias_offset;  // [rows_pad] element offset of the row's bias row
+};
+
+FlashPlan MakeFlashPlan(const mha_problem& p, bool bf16_dot);
+FlashScratch CarveScratch(const FlashPlan& plan, float* base);
+
+// One work item of one element type on one target, chosen once per call.
+using FlashItemFn = void (*)(const FlashPlan& plan, int64_t item, float* scratch);
+
+// Runs every item on p.num_threads threads with per-thread scratch from
+// `scratch` (num_threads * plan.scratch_floats floats) and, on the decode path,
+// merges the splits in a fixed order: results do not depend on the thread count.
+void RunFlash(const FlashPlan& plan, FlashItemFn item_fn, float* scratch);
+
+// Floats of partials the decode path needs (0 when it does not split).
+int64_t PartialFloats(const FlashPlan& plan);
+
+}  // namespace mha
+
+#endif  // MHA_BACKENDS_HIGHWAY_FLASH_PLAN_H_

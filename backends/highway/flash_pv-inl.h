@@ -1,0 +1,86 @@
+// The P V update of a tile: o[r] = alpha[r] * o[r] + sum_j P[r][j] V[j]. P is kept
+// transposed (pt[j * rows_pad + r]), so a register block of kRows rows x kVecs
+// vectors of o broadcasts kRows probabilities and loads kVecs vectors of V per key.
+#if defined(MHA_BACKENDS_HIGHWAY_FLASH_PV_INL_H_) == defined(HWY_TARGET_TOGGLE)
+#ifdef MHA_BACKENDS_HIGHWAY_FLASH_PV_INL_H_
+#undef MHA_BACKENDS_HIGHWAY_FLASH_PV_INL_H_
+#else
+#define MHA_BACKENDS_HIGHWAY_FLASH_PV_INL_H_
+#endif
+
+#include <cstdint>
+
+#include "flash_rows.h"
+#include "hwy/highway.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace mha {
+namespace HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+
+constexpr int kPvRows = 4;
+#if HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL
+constexpr int kPvVecs = 4;
+#else
+constexpr int kPvVecs = 2;
+#endif
+
+template <int kVecs, class D>
+HWY_INLINE void PvBlock(D d, const float* HWY_RESTRICT pt, int64_t rows_pad,
+                        const float* HWY_RESTRICT v, int64_t v_stride, int64_t nk,
+                        float* HWY_RESTRICT o, int64_t o_stride) {
+  using V = hn::Vec<D>;
+  const int64_t n = static_cast<int64_t>(hn::Lanes(d));
+  V acc[kPvRows][kVecs];
+  for (int m = 0; m < kPvRows; ++m) {
+    for (int x = 0; x < kVecs; ++x) acc[m][x] = hn::Load(d, o + m * o_stride + x * n);
+  }
+  for (int64_t j = 0; j < nk; ++j) {
+    V vv[kVecs];
+    for (int x = 0; x < kVecs; ++x) vv[x] = hn::Load(d, v + j * v_stride + x * n);
+    for (int m = 0; m < kPvRows; ++m) {
+      const V pb = hn::Set(d, pt[j * rows_pad + m]);
+      for (int x = 0; x < kVecs; ++x) acc[m][x] = hn::MulAdd(pb, vv[x], acc[m][x]);
+    }
+  }
+  for (int m = 0; m < kPvRows; ++m) {
+    for (int x = 0; x < kVecs; ++x) hn::Store(acc[m][x], d, o + m * o_stride + x * n);
+  }
+}
+
+// o[r] *= alpha[r] for the active rows whose max moved.
+template <class D>
+HWY_INLINE void RescaleRows(D d, const int32_t* active, const float* alpha,
+                            int64_t rows_pad, float* HWY_RESTRICT o, int64_t dv_pad) {
+  const int64_t n = static_cast<int64_t>(hn::Lanes(d));
+  for (int64_t r = 0; r < rows_pad; ++r) {
+    if (!active[r] || alpha[r] == 1.0f) continue;
+    const auto a = hn::Set(d, alpha[r]);
+    float* row = o + r * dv_pad;
+    for (int64_t e = 0; e < dv_pad; e += n) hn::Store(hn::Mul(hn::Load(d, row + e), a), d, row + e);
+  }
+}
+
+// o += P V over keys [0, nk) of the tile (v: f32, dv_pad columns, zero-padded).
+template <class D>
+HWY_INLINE void PvTile(D d, const float* HWY_RESTRICT pt, const int32_t* active,
+                       int64_t rows_pad, const float* HWY_RESTRICT v, int64_t nk,
+                       int64_t dv_pad, float* HWY_RESTRICT o) {
+  const int64_t n = static_cast<int64_t>(hn::Lanes(d));
+  for (int64_t r = 0; r < rows_pad; r += kPvRows) {
+    if (!AnyActive(active + r, kPvRows)) continue;
+    int64_t e = 0;
+    for (; e + kPvVecs * n <= dv_pad; e += kPvVecs * n) {
+      PvBlock<kPvVecs>(d, pt + r, rows_pad, v + e, dv_pad, nk, o + r * dv_pad + e, dv_pad);
+    }
+    for (; e < dv_pad; e += n) {
+      PvBlock<1>(d, pt + r, rows_pad, v + e, dv_pad, nk, o + r * dv_pad + e, dv_pad);
+    }
+  }
+}
+
+}  // namespace HWY_NAMESPACE
+}  // namespace mha
+HWY_AFTER_NAMESPACE();
+
+#endif  // include guard toggle

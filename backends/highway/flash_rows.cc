@@ -1,0 +1,144 @@
+#include "flash_rows.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+#include "dtype.h"
+#include "tensor_view.h"
+
+namespace mha {
+
+ItemCoords DecodeItem(const FlashPlan& plan, int64_t item) {
+  const mha_problem& p = *plan.p;
+  ItemCoords c;
+  c.split = item % plan.num_splits;
+  const int64_t rest = item / plan.num_splits;
+  const int64_t qb = rest % plan.num_q_blocks;
+  c.g = rest / plan.num_q_blocks % p.num_kv_heads;
+  c.b = rest / plan.num_q_blocks / p.num_kv_heads;
+  c.i0 = qb * plan.q_block;
+  c.num_q = std::min(plan.q_block, p.q_len - c.i0);
+  c.rows = c.num_q * plan.group;
+  return c;
+}
+
+KeyRange SetupRows(const FlashPlan& plan, const ItemCoords& c, const FlashScratch& s) {
+  const mha_problem& p = *plan.p;
+  const int64_t split_begin = c.split * plan.split_len;
+  const int64_t split_end = std::min(p.kv_len, split_begin + plan.split_len);
+  KeyRange all{std::numeric_limits<int64_t>::max(), 0};
+  for (int64_t r = 0; r < plan.rows_pad; ++r) {
+    s.pos[r] = 0.0f;
+    s.slope[r] = 0.0f;
+    s.begin[r] = 0;
+    s.end[r] = 0;
+    s.bias_offset[r] = 0;
+    if (r >= c.rows) continue;
+    const int64_t i = c.i0 + r / plan.group, h = c.g * plan.group + r % plan.group;
+    KeyRange keys = VisibleKeys(p, c.b, i);
+    keys.begin = std::max(keys.begin, split_begin);
+    keys.end = std::min(keys.end, split_end);
+    s.pos[r] = static_cast<float>(QueryPosition(p, c.b, i));
+    if (p.alibi_slopes) s.slope[r] = p.alibi_slopes[h];
+    if (p.has_bias) s.bias_offset[r] = RowOffset(p.bias, c.b, h, i);
+    if (keys.empty()) continue;
+    s.begin[r] = static_cast<int32_t>(keys.begin);
+    s.end[r] = static_cast<int32_t>(keys.end);
+    all.begin = std::min(all.begin, keys.begin);
+    all.end = std::max(all.end, keys.end);
+  }
+  if (all.empty()) all = KeyRange{0, 0};
+  return all;
+}
+
+bool MarkActiveRows(const FlashPlan& plan, const FlashScratch& s, int64_t j0, int64_t nk) {
+  bool any = false;
+  for (int64_t r = 0; r < plan.rows_pad; ++r) {
+    const int64_t first = std::max<int64_t>(s.begin[r], j0);
+    const int64_t last = std::min<int64_t>(s.end[r], j0 + nk);
+    s.active[r] = first < last;
+    any = any || s.active[r];
+  }
+  return any;
+}
+
+void PackQ(const FlashPlan& plan, const ItemCoords& c, float* qt) {
+  const mha_problem& p = *plan.p;
+  const int64_t rp = plan.rows_pad;
+  std::memset(qt, 0, sizeof(float) * p.head_dim * rp);
+  for (int64_t r = 0; r < c.rows; ++r) {
+    const int64_t i = c.i0 + r / plan.group, h = c.g * plan.group + r % plan.group;
+    const int64_t offset = RowOffset(p.q, c.b, i, h);
+    for (int64_t d = 0; d < p.head_dim; ++d) {
+      qt[d * rp + r] = LoadAsF32(p.q.data, p.q.dtype, offset + d);
+    }
+  }
+}
+
+void PackQPairs(const FlashPlan& plan, const ItemCoords& c, uint32_t* qt) {
+  const mha_problem& p = *plan.p;
+  const int64_t rp = plan.rows_pad;
+  const int64_t pairs = p.head_dim / 2;
+  std::memset(qt, 0, sizeof(uint32_t) * pairs * rp);
+  for (int64_t r = 0; r < c.rows; ++r) {
+    const int64_t i = c.i0 + r / plan.group, h = c.g * plan.group + r % plan.group;
+    const uint16_t* q = static_cast<const uint16_t*>(p.q.data) + RowOffset(p.q, c.b, i, h);
+    for (int64_t t = 0; t < pairs; ++t) {
+      qt[t * rp + r] = uint32_t{q[2 * t]} | uint32_t{q[2 * t + 1]} << 16;
+    }
+  }
+}
+
+void WriteOutput(const FlashPlan& plan, const ItemCoords& c, const FlashScratch& s) {
+  const mha_problem& p = *plan.p;
+  for (int64_t r = 0; r < c.rows; ++r) {
+    const int64_t i = c.i0 + r / plan.group, h = c.g * plan.group + r % plan.group;
+    const bool seen = s.l[r] > 0.0f;
+    const float inv = seen ? 1.0f / s.l[r] : 0.0f;
+    const float* o = s.o + r * plan.dv_pad;
+    const int64_t offset = RowOffset(p.out, c.b, i, h);
+    if (p.out.dtype == MHA_F32) {
+      float* out = static_cast<float*>(p.out.data) + offset;
+      for (int64_t e = 0; e < p.v_head_dim; ++e) out[e] = o[e] * inv;
+    } else {
+      for (int64_t e = 0; e < p.v_head_dim; ++e) {
+        StoreFromF32(p.out.data, p.out.dtype, offset + e, o[e] * inv);
+      }
+    }
+    if (p.lse) {
+      p.lse[(c.b * p.num_heads + h) * p.q_len + i] =
+          seen ? s.m[r] + std::log(s.l[r]) : -std::numeric_limits<float>::infinity();
+    }
+  }
+}
+
+void WritePartials(const FlashPlan& plan, int64_t item, const ItemCoords& c,
+                   const FlashScratch& s) {
+  const mha_problem& p = *plan.p;
+  for (int64_t r = 0; r < c.rows; ++r) {
+    float* part = plan.partials + (item * plan.rows_pad + r) * plan.partial_stride;
+    part[0] = s.m[r];
+    part[1] = s.l[r];
+    std::memcpy(part + 2, s.o + r * plan.dv_pad, sizeof(float) * p.v_head_dim);
+  }
+}
+
+void WriteProbsTile(const FlashPlan& plan, const ItemCoords& c, const FlashScratch& s,
+                    int64_t j0, int64_t nk) {
+  const mha_problem& p = *plan.p;
+  const mha_tensor& probs = *p.probs;
+  for (int64_t r = 0; r < c.rows; ++r) {
+    const int64_t i = c.i0 + r / plan.group, h = c.g * plan.group + r % plan.group;
+    float* row = static_cast<float*>(probs.data) + RowOffset(probs, c.b, h, i);
+    const bool live = s.active[r] && s.l[r] > 0.0f;
+    const float inv = live ? 1.0f / s.l[r] : 0.0f;
+    for (int64_t jj = 0; jj < nk; ++jj) {
+      const float logit = s.st[jj * plan.rows_pad + r];
+      row[(j0 + jj) * probs.strides[3]] = live ? std::exp(logit - s.m[r]) * inv : 0.0f;
+    }
+  }
+}
+
+}  // namespace mha

@@ -1,0 +1,55 @@
+// The scalar edges of a work item (no SIMD here): which query rows it holds and
+// what each may see, Q packed for the kernels, and the final out / lse / probs.
+// These touch O(rows x D) or O(rows x Dv) elements per item, against the
+// O(rows x keys x D) of the kernels.
+#ifndef MHA_BACKENDS_HIGHWAY_FLASH_ROWS_H_
+#define MHA_BACKENDS_HIGHWAY_FLASH_ROWS_H_
+
+#include <cstdint>
+
+#include "flash_plan.h"
+#include "mask.h"
+
+namespace mha {
+
+// A work item's place: batch b, kv head g, query block, key split. Row r of the
+// item is query i0 + r / group of head g * group + r % group.
+struct ItemCoords {
+  int64_t b, g, split;
+  int64_t i0, num_q;  // first query and query count of the block
+  int64_t rows;       // num_q * group
+};
+
+ItemCoords DecodeItem(const FlashPlan& plan, int64_t item);
+
+// Fills pos, slope, begin, end and bias_offset of every row (padding rows see no
+// key), clipped to the item's key split; returns the union of the visible keys.
+KeyRange SetupRows(const FlashPlan& plan, const ItemCoords& c, const FlashScratch& s);
+
+// Marks the rows that see a key of [j0, j0 + nk); returns whether any does.
+bool MarkActiveRows(const FlashPlan& plan, const FlashScratch& s, int64_t j0, int64_t nk);
+
+inline bool AnyActive(const int32_t* active, int64_t n) {
+  for (int64_t r = 0; r < n; ++r) {
+    if (active[r]) return true;
+  }
+  return false;
+}
+
+// qt[d * rows_pad + r] = Q[row r][d] as f32; padding rows are zero.
+void PackQ(const FlashPlan& plan, const ItemCoords& c, float* qt);
+// Q as bf16 pairs for vdpbf16ps: word [t * rows_pad + r] holds Q[row r][2t, 2t+1].
+void PackQPairs(const FlashPlan& plan, const ItemCoords& c, uint32_t* qt);
+
+// out = o / l and lse = m + log(l); a row that saw no key gets zeros and -inf.
+void WriteOutput(const FlashPlan& plan, const ItemCoords& c, const FlashScratch& s);
+// The decode path: {m, l, o} of each row into plan.partials for the merge.
+void WritePartials(const FlashPlan& plan, int64_t item, const ItemCoords& c,
+                   const FlashScratch& s);
+// probs[b, h, i, j0 + jj] = exp(logit - m) / l from the final logits in st.
+void WriteProbsTile(const FlashPlan& plan, const ItemCoords& c, const FlashScratch& s,
+                    int64_t j0, int64_t nk);
+
+}  // namespace mha
+
+#endif  // MHA_BACKENDS_HIGHWAY_FLASH_ROWS_H_

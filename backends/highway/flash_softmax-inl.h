@@ -1,0 +1,109 @@
+// From raw dots to probabilities, one vector of query rows at a time (scores are
+// transposed: st[j * rows_pad + r]), so max, sum and rescale need no horizontal
+// reductions. ScoreChunk applies design.md §1 in order: scale, softcap, bias,
+// ALiBi, mask. OnlineSoftmaxChunk is the flash update:
+//   m' = max(m, max_j s_j), alpha = exp(m - m'), l' = alpha l + sum_j exp(s_j - m').
+#if defined(MHA_BACKENDS_HIGHWAY_FLASH_SOFTMAX_INL_H_) == defined(HWY_TARGET_TOGGLE)
+#ifdef MHA_BACKENDS_HIGHWAY_FLASH_SOFTMAX_INL_H_
+#undef MHA_BACKENDS_HIGHWAY_FLASH_SOFTMAX_INL_H_
+#else
+#define MHA_BACKENDS_HIGHWAY_FLASH_SOFTMAX_INL_H_
+#endif
+
+#include <cstdint>
+#include <limits>
+
+#include "flash_exp-inl.h"
+#include "flash_plan.h"
+#include "hwy/contrib/math/math-inl.h"
+#include "hwy/highway.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace mha {
+namespace HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+
+// Final logits of rows [c, c + Lanes) for keys j0 + [0, nk), in place; returns
+// their max per row.
+template <class D>
+HWY_INLINE hn::Vec<D> ScoreChunk(D d, const mha_problem& p, const FlashScratch& s,
+                                 int64_t rows_pad, int64_t c, int64_t j0, int64_t nk) {
+  using V = hn::Vec<D>;
+  const hn::RebindToSigned<D> di;
+  const int64_t n = static_cast<int64_t>(hn::Lanes(d));
+  const V neg_inf = hn::Set(d, -std::numeric_limits<float>::infinity());
+  bool need_mask = false;
+  for (int64_t r = c; r < c + n; ++r) {
+    need_mask = need_mask || s.begin[r] > j0 || s.end[r] < j0 + nk;
+  }
+  const V scale = hn::Set(d, p.scale);
+  const V cap = hn::Set(d, p.softcap);
+  const V inv_cap = hn::Set(d, p.softcap > 0 ? 1.0f / p.softcap : 0.0f);
+  const V pos = hn::Load(d, s.pos + c);
+  const V slope = hn::Load(d, s.slope + c);
+  const auto begin = hn::Load(di, s.begin + c);
+  const auto end = hn::Load(di, s.end + c);
+  const float* bias = static_cast<const float*>(p.bias.data);
+  HWY_ALIGN float bias_lanes[hn::MaxLanes(d)];
+  V max = neg_inf;
+  float* col = s.st + c;
+  for (int64_t jj = 0; jj < nk; ++jj, col += rows_pad) {
+    const int64_t j = j0 + jj;
+    V x = hn::Mul(hn::Load(d, col), scale);
+    if (p.softcap > 0) x = hn::Mul(cap, hn::Tanh(d, hn::Mul(x, inv_cap)));
+    if (p.has_bias) {
+      for (int64_t lane = 0; lane < n; ++lane) {
+        bias_lanes[lane] = bias[s.bias_offset[c + lane] + j * p.bias.strides[3]];
+      }
+      x = hn::Add(x, hn::Load(d, bias_lanes));
+    }
+    if (p.alibi_slopes) {
+      x = hn::MulAdd(slope, hn::Sub(hn::Set(d, static_cast<float>(j)), pos), x);
+    }
+    if (need_mask) {
+      const auto jv = hn::Set(di, static_cast<int32_t>(j));
+      const auto visible = hn::AndNot(hn::Lt(jv, begin), hn::Lt(jv, end));
+      x = hn::IfThenElse(hn::RebindMask(d, visible), x, neg_inf);
+    }
+    hn::Store(x, d, col);
+    max = hn::Max(max, x);
+  }
+  return max;
+}
+
+// Turns the logits of rows [c, c + Lanes) into exp(s - m') in place and updates
+// m, l and alpha. A row whose logits are all -inf keeps m = -inf, l = 0.
+template <class D>
+HWY_INLINE void OnlineSoftmaxChunk(D d, const FlashScratch& s, int64_t rows_pad,
+                                   int64_t c, int64_t nk, hn::Vec<D> tile_max) {
+  using V = hn::Vec<D>;
+  const V neg_inf = hn::Set(d, -std::numeric_limits<float>::infinity());
+  const V m_old = hn::Load(d, s.m + c);
+  const V m_new = hn::Max(m_old, tile_max);
+  // Subtracting 0 instead of -inf keeps exp(-inf - m) = 0 rather than NaN.
+  const V m_use = hn::IfThenZeroElse(hn::Eq(m_new, neg_inf), m_new);
+  const V alpha = FastExp(d, hn::Sub(m_old, m_use));
+  V sum = hn::Zero(d);
+  float* col = s.st + c;
+  for (int64_t jj = 0; jj < nk; ++jj, col += rows_pad) {
+    const V prob = FastExp(d, hn::Sub(hn::Load(d, col), m_use));
+    hn::Store(prob, d, col);
+    sum = hn::Add(sum, prob);
+  }
+  hn::Store(hn::MulAdd(hn::Load(d, s.l + c), alpha, sum), d, s.l + c);
+  hn::Store(m_new, d, s.m + c);
+  hn::Store(alpha, d, s.alpha + c);
+}
+
+// Rows [c, c + Lanes) that see nothing of the tile contribute P = 0.
+template <class D>
+HWY_INLINE void ZeroChunk(D d, const FlashScratch& s, int64_t rows_pad, int64_t c,
+                          int64_t nk) {
+  for (int64_t jj = 0; jj < nk; ++jj) hn::Store(hn::Zero(d), d, s.st + jj * rows_pad + c);
+}
+
+}  // namespace HWY_NAMESPACE
+}  // namespace mha
+HWY_AFTER_NAMESPACE();
+
+#endif  // include guard toggle

@@ -1,0 +1,146 @@
+// The Highway backend against the reference on every compiled and supported target
+// of this CPU, plus the properties the conformance grid does not show: bitwise
+// determinism across thread counts (also on the split-key decode path), fully
+// masked rows, and large logits.
+#include <cmath>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <catch2/catch.hpp>
+
+#include "conformance.h"
+#include "hwy/highway.h"
+#include "hwy/targets.h"
+#include "test_util.h"
+
+namespace mha_test {
+namespace {
+
+const std::vector<int64_t> kHeadDims = {1, 7, 16, 40, 64, 80, 96, 128, 256};
+
+// Makes the backend choose `target` (contexts created while it lives) by hiding
+// the better ones, as MHA_MAX_ISA would.
+class ScopedTarget {
+ public:
+  explicit ScopedTarget(int64_t target) {
+    hwy::SetSupportedTargetsForTest(0);
+    hwy::SetSupportedTargetsForTest(hwy::SupportedTargets() & ~(target - 1));
+  }
+  ~ScopedTarget() { hwy::SetSupportedTargetsForTest(0); }
+};
+
+std::vector<int64_t> Targets() {
+  hwy::SetSupportedTargetsForTest(0);
+  return hwy::SupportedAndGeneratedTargets();
+}
+
+TEST_CASE("highway: conformance grid on every target", "[highway]") {
+  for (int64_t target : Targets()) {
+    ScopedTarget scoped(target);
+    ScopedContext ctx("highway");
+    REQUIRE(ctx.status() == MHA_OK);
+    INFO("target " << hwy::TargetName(target));
+    CHECK(std::string(mha_context_isa(ctx.get())) == hwy::TargetName(target));
+    for (const Case& c : RandomCases(/*seed=*/3, /*count=*/160, /*max_len=*/300, kHeadDims)) {
+      CheckAgainstReference(ctx.get(), c);
+    }
+    // A few long ones: tiles, splits and q blocks all cross their edges.
+    for (const Case& c : RandomCases(/*seed=*/4, /*count=*/3, /*max_len=*/1200, {64, 80})) {
+      Case big = c;
+      big.q_len = c.q_len % 2 ? 1 : 1100;
+      big.kv_len = 1300;
+      big.batch = 1;
+      big.num_heads = 2 * big.num_kv_heads;
+      big.probs = false;
+      CheckAgainstReference(ctx.get(), big);
+    }
+  }
+}
+
+TEST_CASE("highway: large logits stay finite and accurate", "[highway]") {
+  ScopedContext ctx("highway");
+  REQUIRE(ctx.status() == MHA_OK);
+  for (Case c : RandomCases(/*seed=*/5, /*count=*/20, /*max_len=*/200, {16, 64})) {
+    c.logit_scale = 1e3f;
+    c.softcap = 0.0f;
+    c.lse = true;
+    CheckAgainstReference(ctx.get(), c);
+  }
+}
+
+// Runs one f32 call on `threads` threads and returns out followed by lse.
+std::vector<float> RunWithThreads(int threads, int64_t q_len, int64_t kv_len, bool causal,
+                                  const std::vector<int32_t>* kv_lens) {
+  const int64_t B = 2, Hq = 4, Hkv = 2, D = 40;
+  std::mt19937_64 rng(7);
+  Dense q(B, q_len, Hq, D), k(B, kv_len, Hkv, D), v(B, kv_len, Hkv, D), out(B, q_len, Hq, D);
+  q.Randomize(rng);
+  k.Randomize(rng);
+  v.Randomize(rng);
+  std::vector<float> lse(B * Hq * q_len);
+  mha_attention_desc desc;
+  mha_attention_desc_init(&desc);
+  desc.causal = causal;
+  desc.kv_lens = kv_lens ? kv_lens->data() : nullptr;
+  desc.lse = lse.data();
+  ScopedContext ctx("highway");
+  REQUIRE(mha_context_set_num_threads(ctx.get(), threads) == MHA_OK);
+  REQUIRE(mha_attention(ctx.get(), q.get(), k.get(), v.get(), out.get(), &desc) == MHA_OK);
+  std::vector<float> result = out.values;
+  result.insert(result.end(), lse.begin(), lse.end());
+  return result;
+}
+
+bool BitwiseEqual(const std::vector<float>& a, const std::vector<float>& b) {
+  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
+}
+
+TEST_CASE("highway: results do not depend on the thread count", "[highway]") {
+  const std::vector<int32_t> lens = {2500, 700};
+  SECTION("prefill") {
+    CHECK(BitwiseEqual(RunWithThreads(1, 300, 300, true, nullptr),
+                       RunWithThreads(2, 300, 300, true, nullptr)));
+  }
+  SECTION("decode with key splits") {
+    CHECK(BitwiseEqual(RunWithThreads(1, 1, 3000, false, &lens),
+                       RunWithThreads(2, 1, 3000, false, &lens)));
+    CHECK(BitwiseEqual(RunWithThreads(1, 2, 3000, true, nullptr),
+                       RunWithThreads(3, 2, 3000, true, nullptr)));
+  }
+}
+
+TEST_CASE("highway: fully masked rows give zeros and -inf, never NaN", "[highway]") {
+  const int64_t Lq = 5, Lk = 70, D = 16;
+  std::mt19937_64 rng(9);
+  Dense q(2, Lq, 1, D), k(2, Lk, 1, D), v(2, Lk, 1, D), out(2, Lq, 1, D, 7.0f);
+  Dense bias(2, 1, Lq, Lk);
+  q.Randomize(rng);
+  k.Randomize(rng);
+  v.Randomize(rng);
+  // Batch 0: no keys at all. Batch 1: row 2 sees only -inf logits.
+  for (int64_t j = 0; j < Lk; ++j) bias.at(1, 0, 2, j) = -INFINITY;
+  const std::vector<int32_t> lens = {0, static_cast<int32_t>(Lk)};
+  std::vector<float> lse(2 * Lq);
+  mha_attention_desc desc;
+  mha_attention_desc_init(&desc);
+  desc.kv_lens = lens.data();
+  desc.bias = bias.get();
+  desc.lse = lse.data();
+  ScopedContext ctx("highway");
+  REQUIRE(mha_attention(ctx.get(), q.get(), k.get(), v.get(), out.get(), &desc) == MHA_OK);
+  for (int64_t i = 0; i < Lq; ++i) {
+    for (int64_t e = 0; e < D; ++e) {
+      CHECK(out.at(0, i, 0, e) == 0.0f);
+      CHECK(std::isfinite(out.at(1, i, 0, e)));
+    }
+    CHECK(std::isinf(lse[i]));
+  }
+  for (int64_t e = 0; e < D; ++e) CHECK(out.at(1, 2, 0, e) == 0.0f);
+  CHECK(std::isinf(lse[Lq + 2]));
+  CHECK(std::isfinite(lse[Lq + 1]));
+}
+
+}  // namespace
+}  // namespace mha_test
