@@ -128,6 +128,12 @@ std::map<int, Ceilings> MeasureAllCeilings(const std::vector<int>& thread_counts
   return ceilings;
 }
 
+std::map<int, Ceilings> PlaceholderCeilings(const std::vector<int>& thread_counts) {
+  std::map<int, Ceilings> ceilings;
+  for (int t : thread_counts) ceilings[t].threads = t;
+  return ceilings;
+}
+
 // A benchmark that only reports why a backend cannot run.
 void RegisterUnavailable(const std::string& backend, const std::string& reason) {
   benchmark::RegisterBenchmark((backend + "/unavailable").c_str(),
@@ -195,13 +201,18 @@ int main(int argc, char** argv) {
   const mha_bench::Options options = mha_bench::ParseOptions(&argc, argv, &injected);
   std::vector<char*> args(argv, argv + argc);
   for (std::string& arg : injected) args.push_back(arg.data());
+  // Listing needs no figures: skip the seconds of ceiling measurements.
+  const bool list_only = std::any_of(args.begin(), args.end(), [](const char* arg) {
+    return std::strncmp(arg, "--benchmark_list_tests", 22) == 0;
+  });
   int args_count = static_cast<int>(args.size());
   benchmark::Initialize(&args_count, args.data());
   if (benchmark::ReportUnrecognizedArguments(args_count, args.data())) return 1;
 
   std::vector<int> thread_counts = {1};
   if (omp_get_max_threads() > 1) thread_counts.push_back(omp_get_max_threads());
-  const auto ceilings = mha_bench::MeasureAllCeilings(thread_counts);
+  const auto ceilings = list_only ? mha_bench::PlaceholderCeilings(thread_counts)
+                                  : mha_bench::MeasureAllCeilings(thread_counts);
   mha_bench::RegisterAll(options, ceilings);
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();

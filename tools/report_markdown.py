@@ -1,0 +1,159 @@
+"""The Markdown of a benchmark report: tables padded so they read well in a terminal."""
+import bench_results
+
+
+class Notes:
+    """Numbered footnotes for cells that hold a reason instead of a figure."""
+
+    def __init__(self):
+        self.reasons = []
+
+    def ref(self, reason):
+        if reason not in self.reasons:
+            self.reasons.append(reason)
+        return f"[{self.reasons.index(reason) + 1}]"
+
+    def markdown(self):
+        return "".join(f"{i + 1}. {r}\n" for i, r in enumerate(self.reasons))
+
+
+def table(headers, rows):
+    widths = [max(len(str(x)) for x in col) for col in zip(headers, *rows)]
+    def line(cells):
+        return "| " + " | ".join(str(c).ljust(w) for c, w in zip(cells, widths)) + " |\n"
+    return line(headers) + line(["-" * w for w in widths]) + "".join(line(r) for r in rows)
+
+
+def _cell(r, notes):
+    if r is None:
+        return "-"
+    if "error" in r:
+        short = "unsupported" if "UNSUPPORTED" in r["error"] else "error"
+        return f"{short} {notes.ref(r['error'])}"
+    if r.get("kv_gbs") is not None:
+        return f"{r['kv_gbs']:.1f} GB/s ({r['pct_bw']:.0f}%)"
+    return f"{r['gflops']:.1f} ({r['pct_peak']:.0f}%)"
+
+
+def machine(info, context, command):
+    cpu = info["cpu"]
+    lines = [f"- **CPU**: {cpu['model']} (vendor {cpu['vendor']}, family {cpu['family']}, "
+             f"model {cpu['model_id']}), {cpu['logical_cpus']} logical CPUs",
+             f"- **Flags**: {' '.join(cpu['flags']) or '(none of interest)'}",
+             "- **Caches**: " + ", ".join(f"{k} {v}" for k, v in cpu["caches"].items()),
+             f"- **Highway**: supported {' '.join(info['highway']['supported'])}; "
+             f"chosen {info['highway']['chosen']}",
+             f"- **mha** {info['mha_version']}, OpenMP threads "
+             f"{info['openmp']['max_threads']}, run on {context.get('date', '?')}",
+             f"- **Command**: `{command}`"]
+    for b in info["backends"]:
+        state = f"ISA {b['isa']}" if b.get("available") and "isa" in b else \
+            f"not available: {b.get('reason', '?')}"
+        lines.append(f"- backend **{b['name']}**: {state}")
+    env = info.get("env") or {}
+    if env:
+        lines.append("- **Environment**: " + ", ".join(f"`{k}={v}`" for k, v in env.items()))
+    return "\n".join(lines) + "\n"
+
+
+def ceilings_table(ceil):
+    rows = [[t, f"{c.get('fma', 0):.1f}", f"{c.get('bf16', 0):.1f}" if c.get("bf16") else
+             "n/a (no AVX512_BF16)", f"{c.get('read', 0):.1f}"] for t, c in ceil.items()]
+    return table(["threads", "f32 FMA GFLOP/s", "bf16 dot GFLOP/s", "read GB/s"], rows)
+
+
+def _shape_order(records):
+    seen = []
+    for r in records:
+        if r["shape"] != "*" and (r["shape"], r["dtype"]) not in seen:
+            seen.append((r["shape"], r["dtype"]))
+    return seen
+
+
+def _best_peer(peers, shape, dtype):
+    """(peer name, speed-up of the fastest mha over the fastest peer) or None."""
+    if not peers:
+        return None
+    for case in peers["cases"]:
+        if case["shape"] == shape and case["dtype"] == dtype:
+            res = {n: r for n, r in case["results"].items() if "median_ms" in r}
+            mha = [r["median_ms"] for r in res.values() if r["kind"] == "mha"]
+            peer = [(r["median_ms"], n) for n, r in res.items() if r["kind"] == "peer"]
+            if mha and peer:
+                best_ms, best_name = min(peer)
+                return best_name, best_ms / min(mha)
+    return None
+
+
+def summary(records, threads, notes, peers=None):
+    """Backends at their best ISA level for one thread count, one row per shape x dtype."""
+    backends = []
+    for r in records:
+        if r["isa"] != "-" and r["backend"] not in backends:
+            backends.append(r["backend"])
+    columns = [(b, bench_results.best_isa(records, b)) for b in backends]
+    index = {(r["backend"], r["isa"], r["shape"], r["dtype"], r["threads"]): r
+             for r in records}
+    with_peers = peers is not None and peers.get("threads") == threads
+    headers = ["shape", "dtype"] + [f"{b}:{isa}" for b, isa in columns]
+    if with_peers:
+        headers += ["fastest peer", "mha speed-up"]
+    rows = []
+    for shape, dtype in _shape_order(records):
+        row = [shape, dtype] + [_cell(index.get((b, isa, shape, dtype, threads)), notes)
+                                for b, isa in columns]
+        if all(c == "-" for c in row[2:]):
+            continue
+        if with_peers:
+            best = _best_peer(peers, shape, dtype)
+            row += [best[0], f"{best[1]:.2f}x"] if best else ["-", "-"]
+        rows.append(row)
+    return table(headers, rows)
+
+
+def isa_levels(records, notes):
+    """Each backend that ran at several ISA levels, 1 thread: one column per level."""
+    out = ""
+    for backend in dict.fromkeys(r["backend"] for r in records):
+        isas = list(dict.fromkeys(r["isa"] for r in records
+                                  if r["backend"] == backend and r["isa"] != "-"))
+        if len(isas) < 2:
+            continue
+        index = {(r["isa"], r["shape"], r["dtype"]): r for r in records
+                 if r["backend"] == backend and r["threads"] == 1}
+        rows = []
+        for shape, dtype in _shape_order(records):
+            cells = [_cell(index.get((isa, shape, dtype)), notes) for isa in isas]
+            if any(c != "-" for c in cells[1:]):
+                rows.append([shape, dtype] + cells)
+        out += f"\n**{backend}**, 1 thread\n\n" + table(["shape", "dtype"] + isas, rows)
+    return out
+
+
+def peers_section(peers, notes):
+    rows = []
+    for case in peers["cases"]:
+        for name, r in case["results"].items():
+            if "median_ms" in r:
+                rows.append([case["shape"], case["dtype"], name, f"{r['median_ms']:.3f}",
+                             f"{r['gflops']:.1f}", f"{r['max_abs_diff']:.1e}"])
+            else:
+                rows.append([case["shape"], case["dtype"], name, "error",
+                             notes.ref(r.get("error", "?")), "-"])
+    text = table(["shape", "dtype", "runner", "median ms", "GFLOP/s", "max abs diff"], rows)
+    ratio_rows = [[x["shape"], x["dtype"], x["mha"], x["peer"], f"{x['speedup']:.2f}x"]
+                  for x in peers["ratios"]]
+    if ratio_rows:
+        text += "\nmha speed-up over each peer (peer time / mha time; > 1: mha is faster)\n\n"
+        text += table(["shape", "dtype", "mha", "peer", "speed-up"], ratio_rows)
+    skipped = {}
+    for case in peers["cases"]:
+        for s in case["skipped"]:
+            skipped.setdefault((s["runner"], s["reason"]), []).append(
+                f"{case['shape']}/{case['dtype']}")
+    lines = [f"- {p['peer']}: {p['reason']}" for p in peers["unavailable"]]
+    lines += [f"- {runner} on {', '.join(cases)}: {reason}"
+              for (runner, reason), cases in skipped.items()]
+    if lines:
+        text += "\nNot run:\n\n" + "\n".join(lines) + "\n"
+    return text

@@ -1,0 +1,82 @@
+"""The plots of a benchmark report, each written as PNG and SVG."""
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+
+def _save(fig, out_dir, name):
+    fig.tight_layout()
+    for ext in ("png", "svg"):
+        fig.savefig(out_dir / f"{name}.{ext}", dpi=110)
+    plt.close(fig)
+    return [f"{name}.png", f"{name}.svg"]
+
+
+def _bars(ax, groups, series, values):
+    """Grouped bars: values[(group, series)] -> height; missing pairs are left empty."""
+    width = 0.8 / max(1, len(series))
+    for i, s in enumerate(series):
+        xs = [g + (i - (len(series) - 1) / 2) * width for g in range(len(groups))]
+        ax.bar(xs, [values.get((g, s), float("nan")) for g in groups], width, label=s)
+    ax.set_xticks(range(len(groups)))
+    ax.set_xticklabels(groups, rotation=20, ha="right")
+
+
+def gflops(records, ceil, out_dir, dtype="f32", threads=1):
+    """Compute-bound shapes: GFLOP/s per backend:ISA, with the measured FMA peak."""
+    rs = [r for r in records if r["dtype"] == dtype and r["threads"] == threads
+          and "gflops" in r and r.get("kv_gbs") is None]
+    if not rs:
+        return []
+    groups = list(dict.fromkeys(r["shape"] for r in rs))
+    series = list(dict.fromkeys(f"{r['backend']}:{r['isa']}" for r in rs))
+    values = {(groups.index(r["shape"]), f"{r['backend']}:{r['isa']}"): r["gflops"] for r in rs}
+    fig, ax = plt.subplots(figsize=(9, 4.5))
+    _bars(ax, groups, series, values)
+    peak = ceil.get(threads, {}).get("fma")
+    if peak:
+        ax.axhline(peak, color="black", linestyle="--", label=f"f32 FMA peak {peak:.0f}")
+    ax.set_ylabel("GFLOP/s")
+    ax.set_title(f"Attention throughput, {dtype}, {threads} thread(s)")
+    ax.legend(fontsize=8)
+    return _save(fig, out_dir, "gflops")
+
+
+def decode(records, ceil, out_dir, threads=1):
+    """K/V-bound shapes: GB/s of K/V per backend and dtype, with the read bandwidth."""
+    rs = [r for r in records if r["threads"] == threads and r.get("kv_gbs") is not None]
+    if not rs:
+        return []
+    groups = list(dict.fromkeys(f"{r['shape']}\n{r['dtype']}" for r in rs))
+    series = list(dict.fromkeys(f"{r['backend']}:{r['isa']}" for r in rs))
+    values = {(groups.index(f"{r['shape']}\n{r['dtype']}"), f"{r['backend']}:{r['isa']}"):
+              r["kv_gbs"] for r in rs}
+    fig, ax = plt.subplots(figsize=(9, 4.5))
+    _bars(ax, groups, series, values)
+    bw = ceil.get(threads, {}).get("read")
+    if bw:
+        ax.axhline(bw, color="black", linestyle="--", label=f"read bandwidth {bw:.0f} GB/s")
+    ax.set_ylabel("GB/s of K/V")
+    ax.set_title(f"Decode: K/V streamed per second, {threads} thread(s)")
+    ax.legend(fontsize=8)
+    return _save(fig, out_dir, "decode")
+
+
+def peers(peer_report, out_dir):
+    """mha speed-up over each peer, per shape and dtype (log scale, 1 = parity)."""
+    ratios = peer_report.get("ratios", []) if peer_report else []
+    if not ratios:
+        return []
+    groups = list(dict.fromkeys(f"{x['shape']}\n{x['dtype']}" for x in ratios))
+    series = list(dict.fromkeys(f"{x['mha']} vs {x['peer']}" for x in ratios))
+    values = {(groups.index(f"{x['shape']}\n{x['dtype']}"), f"{x['mha']} vs {x['peer']}"):
+              x["speedup"] for x in ratios}
+    fig, ax = plt.subplots(figsize=(9, 4.5))
+    _bars(ax, groups, series, values)
+    ax.set_yscale("log")
+    ax.axhline(1.0, color="black", linestyle="--")
+    ax.set_ylabel("peer time / mha time (> 1: mha faster)")
+    ax.set_title(f"mha vs peers, {peer_report['threads']} thread(s)")
+    ax.legend(fontsize=7)
+    return _save(fig, out_dir, "peers")
