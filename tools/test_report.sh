@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# CI smoke test of the benchmark report: a --quick report (no peers, tiny timings) from
+# an existing build, checked for its tables and figures. Needs python3 only; plots are
+# drawn when matplotlib is importable. Set MHA_TEST_PEERS=1 to include the peers
+# (needs numpy and a shared libmha: -DBUILD_SHARED_LIBS=ON).
+#
+#   tools/test_report.sh [build-dir]     (default: build)
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+build=$(cd "${1:-$root/build}" && pwd)
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+
+python=python3
+if [[ -x "$root/.venv/bin/python" ]]; then python="$root/.venv/bin/python"; fi
+peers=(--no-peers)
+if [[ "${MHA_TEST_PEERS:-0}" == 1 ]]; then peers=(); fi
+
+"$python" "$root/tools/report.py" --quick "${peers[@]}" --build "$build" --out-root "$out" \
+  --bench-args="--benchmark_min_time=0.01"
+
+"$python" - "$out" <<'PY'
+import json, pathlib, sys
+report = next(pathlib.Path(sys.argv[1]).iterdir())
+readme = (report / "README.md").read_text()
+for heading in ("## Machine", "## Ceilings", "## Summary, 1 thread"):
+    assert heading in readme, f"README.md lacks {heading!r}"
+bench = json.loads((report / "data" / "bench.json").read_text())
+runs = [b for b in bench["benchmarks"] if not b.get("error_occurred")]
+assert runs, "no benchmark ran"
+for b in runs:
+    assert b["GFLOP/s"] > 0 and b["pct_fma_peak"] > 0, b["name"]
+assert float(bench["context"]["fma_f32_gflops_threads_1"]) > 0
+print(f"test_report: ok, {len(runs)} benchmarks ran, {report.name}/README.md written")
+PY
