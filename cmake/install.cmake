@@ -25,5 +25,8 @@ if(BUILD_SHARED_LIBS)
 else()
   set(MHA_PC_LIBS_PRIVATE "-lhwy -fopenmp -ldl -lstdc++ -lm")
 endif()
+# Relocatable: the prefix is found from where the .pc file lies.
+file(RELATIVE_PATH MHA_PC_PREFIX_FROM_PCFILEDIR
+  "/prefix/${CMAKE_INSTALL_LIBDIR}/pkgconfig" "/prefix")
 configure_file(${PROJECT_SOURCE_DIR}/cmake/mha.pc.in ${PROJECT_BINARY_DIR}/mha.pc @ONLY)
 install(FILES ${PROJECT_BINARY_DIR}/mha.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)

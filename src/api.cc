@@ -3,6 +3,7 @@
 #include <vector>
 
 #include "context.h"
+#include "dtype.h"
 #include "error.h"
 #include "registry.h"
 #include "settings.h"
@@ -78,7 +79,7 @@ const char* mha_last_error(void) { return mha::LastError(); }
 const char* mha_version(void) { return MHA_VERSION_STRING; }
 
 const char* mha_dtype_name(mha_dtype dtype) {
-  switch (dtype) {
+  switch (mha::DtypeValue(dtype)) {
     case MHA_F32: return "f32";
     case MHA_BF16: return "bf16";
     case MHA_F16: return "f16";

@@ -65,6 +65,14 @@ inline uint16_t F32ToF16(float f) {
   return sign | static_cast<uint16_t>((rounded - (112u << 23)) >> 13);
 }
 
+// The integer a caller stored in an mha_dtype field, read without loading the enum:
+// in C++ an out-of-range enum value is undefined, and callers may pass any int.
+inline int DtypeValue(const mha_dtype& dtype) {
+  int value;
+  std::memcpy(&value, &dtype, sizeof value);
+  return value;
+}
+
 inline int64_t DtypeSize(mha_dtype dtype) { return dtype == MHA_F32 ? 4 : 2; }
 
 // Reads element `index` of a buffer of the given dtype as f32.

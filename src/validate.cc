@@ -16,7 +16,10 @@ mha_status Invalid(std::string message) {
   return Fail(MHA_ERR_INVALID_ARGUMENT, std::move(message));
 }
 
-bool ValidDtype(mha_dtype d) { return d == MHA_F32 || d == MHA_BF16 || d == MHA_F16; }
+bool ValidDtype(const mha_dtype& d) {
+  const int value = DtypeValue(d);
+  return value == MHA_F32 || value == MHA_BF16 || value == MHA_F16;
+}
 
 // Checks one tensor on its own: present, known dtype, dims >= min_dims[a],
 // non-negative strides, and that its last byte is addressable in int64.
@@ -25,7 +28,7 @@ mha_status CheckTensor(const char* name, const mha_tensor* t, const int64_t min_
   if (!t) return Invalid(Format("%s is NULL", name));
   if (!ValidDtype(t->dtype)) {
     return Invalid(Format("%s.dtype=%d is not a dtype (MHA_F32, MHA_BF16 or MHA_F16)",
-                          name, static_cast<int>(t->dtype)));
+                          name, DtypeValue(t->dtype)));
   }
   for (int a = 0; a < 4; ++a) {
     if (t->dims[a] < min_dims[a]) {

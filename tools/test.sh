@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# The test command: installs the dependencies, then builds and runs the whole suite
+# twice: a Release build of the shared library, and a static build under
+# AddressSanitizer + UndefinedBehaviorSanitizer at -O1.
+#   tools/test.sh           both
+#   tools/test.sh release   the Release build only
+#   tools/test.sh asan      the sanitizer build only
+set -euo pipefail
+cd "$(dirname "$0")/.."
+jobs=$(nproc)
+which=${1:-all}
+
+bash tools/setup.sh
+
+run_suite() {  # name, cmake args...
+  local dir=build/$1
+  shift
+  echo "== $dir: configure and build"
+  cmake -S . -B "$dir" "$@" >"$dir.configure.log" 2>&1 || { cat "$dir.configure.log"; exit 1; }
+  cmake --build "$dir" -j "$jobs"
+  echo "== $dir: test"
+  (cd "$dir" && ctest -j "$jobs" --output-on-failure)
+}
+
+mkdir -p build
+if [[ $which == all || $which == release ]]; then
+  run_suite release -DCMAKE_BUILD_TYPE=Release -DBUILD_SHARED_LIBS=ON
+fi
+if [[ $which == all || $which == asan ]]; then
+  # halt_on_error: the first report fails the test that caused it.
+  export ASAN_OPTIONS=${ASAN_OPTIONS:-halt_on_error=1:detect_leaks=1}
+  export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
+  run_suite asan -DCMAKE_BUILD_TYPE=Debug -DMHA_SANITIZE=ON -DMHA_BUILD_BENCH=OFF
+fi
