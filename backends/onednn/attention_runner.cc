@@ -1,0 +1,291 @@
+#include "attention_runner.h"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <cstring>
+#include <unordered_map>
+#include <vector>
+
+#include "dnnl_compat.h"
+#include "dtype.h"
+#include "mask.h"
+#include "row_ops.h"
+
+namespace mha {
+namespace onednn {
+namespace {
+
+using dnnl::memory;
+using Dtype = memory::data_type;
+
+constexpr int64_t kMatmulKind = 0, kSoftmaxKind = 1;
+
+int64_t CeilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
+int64_t RoundUp(int64_t a, int64_t b) { return CeilDiv(a, b) * b; }
+
+int64_t FloatBits(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, sizeof u);
+  return u;
+}
+
+// How a call maps onto primitives; fixed by the problem's shape and dtypes.
+struct Plan {
+  int64_t group = 1;                        // query heads per kv head
+  Dtype qk_dtype = Dtype::f32;              // what the Q K^T matmul reads
+  Dtype pv_dtype = Dtype::f32;              // what the P V matmul reads
+  bool stage_q = false, stage_k = false;    // converted to f32 first
+  bool stage_v = false, stage_out = false;  // (out: written in f32, then stored)
+  bool mask_pass = false;
+  int64_t chunk_rows = 1;   // queries per chunk, so that the chunk fits the budget
+  int64_t key_granule = 1;  // a chunk's key span is rounded up to this (fewer shapes)
+};
+
+Plan MakePlan(const EngineState& state, const mha_problem& p) {
+  Plan plan;
+  plan.group = p.num_heads / p.num_kv_heads;
+  // oneDNN's matmul reads one dtype for both inputs and has no f16 matmul on CPUs
+  // without avx512_fp16, and its bf16 matmul is slower than f32 where it is not
+  // brgemm; everything else is widened to f32, which is exact.
+  const bool qk_bf16 = state.fast_bf16 && p.q.dtype == MHA_BF16 && p.k.dtype == MHA_BF16;
+  plan.qk_dtype = qk_bf16 ? Dtype::bf16 : Dtype::f32;
+  plan.stage_q = !qk_bf16 && p.q.dtype != MHA_F32;
+  plan.stage_k = !qk_bf16 && p.k.dtype != MHA_F32;
+  const bool pv_bf16 = state.fast_bf16 && p.v.dtype == MHA_BF16;
+  plan.pv_dtype = pv_bf16 ? Dtype::bf16 : Dtype::f32;
+  plan.stage_v = !pv_bf16 && p.v.dtype != MHA_F32;
+  plan.stage_out = p.out.dtype == MHA_F16 || (!pv_bf16 && p.out.dtype != MHA_F32);
+  plan.mask_pass = p.causal || p.window_left >= 0 || p.window_right >= 0 || p.kv_lens ||
+                   p.has_bias || p.alibi_slopes;
+
+  const int64_t row_bytes = p.num_heads * p.kv_len *
+                            static_cast<int64_t>(2 * sizeof(float) + (pv_bf16 ? 2 : 0));
+  const int64_t max_rows =
+      std::max<int64_t>(1, static_cast<int64_t>(state.scores_budget) / row_bytes);
+  const int64_t chunks = CeilDiv(p.q_len, max_rows);
+  plan.chunk_rows = CeilDiv(p.q_len, chunks);  // equal chunks: at most two shapes
+  plan.key_granule = std::max<int64_t>(64, RoundUp(CeilDiv(p.kv_len, 16), 64));
+  return plan;
+}
+
+// A [B, S, H, D] tensor from element [b, s, 0, 0] on, as the matmuls read it.
+struct View {
+  char* base;
+  Dtype dtype;
+  int64_t row_stride, head_stride;  // elements
+};
+
+Dtype DnnlType(mha_dtype t) {
+  switch (t) {
+    case MHA_BF16: return Dtype::bf16;
+    case MHA_F16: return Dtype::f16;
+    default: return Dtype::f32;
+  }
+}
+
+View ViewOf(const mha_tensor& t, int64_t b, int64_t s) {
+  char* base = static_cast<char*>(t.data) +
+               (b * t.strides[0] + s * t.strides[1]) * DtypeSize(t.dtype);
+  return View{base, DnnlType(t.dtype), t.strides[1], t.strides[2]};
+}
+
+// Converts rows x heads x dim of `t` from [b, s, 0, 0] on into `buffer` as dense f32.
+View Staged(const mha_tensor& t, int64_t b, int64_t s, int64_t rows, int64_t heads,
+            int64_t dim, Buffer* buffer, int num_threads) {
+  const View from = ViewOf(t, b, s);
+  float* to = buffer->Reserve<float>(static_cast<size_t>(rows * heads * dim));
+  ConvertBlockToF32(Block{from.base, t.dtype, from.row_stride, from.head_stride}, rows,
+                    heads, dim, to, num_threads);
+  return View{reinterpret_cast<char*>(to), Dtype::f32, heads * dim, dim};
+}
+
+View Advanced(View v, int64_t rows) {
+  v.base += rows * v.row_stride * static_cast<int64_t>(memory::data_type_size(v.dtype));
+  return v;
+}
+
+// Q or out rows of a chunk as {Hkv, group, rows, dim}. A single row folds the group
+// into the M axis ({Hkv, 1, group, dim}) so that decode multiplies `group` rows at once.
+TensorSpec RowsSpec(const View& v, const Plan& plan, int64_t kv_heads, int64_t rows,
+                    int64_t dim) {
+  const int64_t g = plan.group, hs = v.head_stride;
+  if (rows == 1) return {{kv_heads, 1, g, dim}, {g * hs, g * hs, hs, 1}, v.dtype};
+  return {{kv_heads, g, rows, dim}, {g * hs, hs, v.row_stride, 1}, v.dtype};
+}
+
+// Dense [Hq, rows, keys] in the same {Hkv, a, m, keys} split as RowsSpec.
+TensorSpec ScoresSpec(const Plan& plan, int64_t kv_heads, int64_t rows, int64_t keys,
+                      Dtype dtype) {
+  const int64_t a = rows == 1 ? 1 : plan.group, m = rows == 1 ? plan.group : rows;
+  return {{kv_heads, a, m, keys}, {a * m * keys, m * keys, keys, 1}, dtype};
+}
+
+// K^T of each kv head, broadcast over its group: {Hkv, 1, D, keys}.
+TensorSpec KeysTransposedSpec(const View& k, int64_t kv_heads, int64_t dim, int64_t keys) {
+  return {{kv_heads, 1, dim, keys}, {k.head_stride, k.head_stride, 1, k.row_stride}, k.dtype};
+}
+
+TensorSpec ValuesSpec(const View& v, int64_t kv_heads, int64_t keys, int64_t dim) {
+  return {{kv_heads, 1, keys, dim}, {v.head_stride, v.head_stride, v.row_stride, 1}, v.dtype};
+}
+
+std::shared_ptr<const CachedPrimitive> Matmul(EngineState& state, const TensorSpec& src,
+                                              const TensorSpec& weights,
+                                              const TensorSpec& dst, float scale,
+                                              float softcap, int num_threads) {
+  // Some implementations fix their thread split when created.
+  PrimitiveKey key{kMatmulKind, num_threads, FloatBits(scale), FloatBits(softcap)};
+  src.AppendTo(&key);
+  weights.AppendTo(&key);
+  dst.AppendTo(&key);
+  return state.primitives.Get(key, [&] {
+    const auto pd =
+        MakeMatmulPd(state.engine, src.Desc(), weights.Desc(), dst.Desc(), scale, softcap);
+    return CachedPrimitive{dnnl::matmul(pd), pd.scratchpad_desc().get_size(),
+                           pd.impl_info_str()};
+  });
+}
+
+std::shared_ptr<const CachedPrimitive> Softmax(EngineState& state, const TensorSpec& spec,
+                                               int num_threads) {
+  PrimitiveKey key{kSoftmaxKind, num_threads};
+  spec.AppendTo(&key);
+  return state.primitives.Get(key, [&] {
+    const auto pd = MakeSoftmaxPd(state.engine, spec.Desc(), spec.Desc());
+    return CachedPrimitive{dnnl::primitive(pd), pd.scratchpad_desc().get_size(),
+                           pd.impl_info_str()};
+  });
+}
+
+// Sets the calling thread's OpenMP team size for oneDNN, and restores it.
+class OmpThreads {
+ public:
+  explicit OmpThreads(int n) : saved_(omp_get_max_threads()) { omp_set_num_threads(n); }
+  ~OmpThreads() { omp_set_num_threads(saved_); }
+
+ private:
+  int saved_;
+};
+
+class ChunkExecutor {
+ public:
+  ChunkExecutor(EngineState& state, Workspace& workspace)
+      : state_(state), workspace_(workspace), stream_(state.engine) {}
+
+  memory Memory(const TensorSpec& spec, const void* data) const {
+    return memory(spec.Desc(), state_.engine, const_cast<void*>(data));
+  }
+
+  void Execute(const CachedPrimitive& prim, std::unordered_map<int, memory> args) {
+    if (prim.scratchpad_bytes > 0) {
+      const memory::dim bytes = static_cast<memory::dim>(prim.scratchpad_bytes);
+      args[DNNL_ARG_SCRATCHPAD] = memory(memory::desc({bytes}, Dtype::u8, {1}), state_.engine,
+                                         workspace_.scratchpad.Reserve(prim.scratchpad_bytes));
+    }
+    prim.primitive.execute(stream_, args);
+    stream_.wait();
+  }
+
+ private:
+  EngineState& state_;
+  Workspace& workspace_;
+  dnnl::stream stream_;
+};
+
+}  // namespace
+
+void RunAttention(EngineState& state, const mha_problem& p, std::string* impl) {
+  const Plan plan = MakePlan(state, p);
+  const int nt = p.num_threads;
+  const OmpThreads omp_threads(nt);
+  const WorkspacePool::Lease lease = state.workspaces.Acquire();
+  Workspace& ws = *lease;
+  ChunkExecutor executor(state, ws);
+  const int64_t hq = p.num_heads, hkv = p.num_kv_heads, lk = p.kv_len;
+  const int64_t d = p.head_dim, dv = p.v_head_dim;
+  std::vector<KeyRange> visible(static_cast<size_t>(plan.chunk_rows));
+  std::string qk_impl, pv_impl;
+
+  for (int64_t b = 0; b < p.batch; ++b) {
+    const View k = plan.stage_k ? Staged(p.k, b, 0, lk, hkv, d, &ws.k_staged, nt)
+                                : ViewOf(p.k, b, 0);
+    const View v = plan.stage_v ? Staged(p.v, b, 0, lk, hkv, dv, &ws.v_staged, nt)
+                                : ViewOf(p.v, b, 0);
+    for (int64_t i0 = 0; i0 < p.q_len; i0 += plan.chunk_rows) {
+      Chunk c;
+      c.batch = b;
+      c.row_begin = i0;
+      c.rows = std::min(plan.chunk_rows, p.q_len - i0);
+      c.visible = visible.data();
+      KeyRange span{lk, 0};
+      for (int64_t r = 0; r < c.rows; ++r) {
+        visible[r] = VisibleKeys(p, b, i0 + r);
+        if (visible[r].empty()) continue;
+        span.begin = std::min(span.begin, visible[r].begin);
+        span.end = std::max(span.end, visible[r].end);
+      }
+      if (span.empty()) {
+        WriteForbiddenChunk(p, c);
+        continue;
+      }
+      // Only the keys some row of the chunk sees, rounded up to a few distinct widths.
+      c.keys = std::min(lk, RoundUp(span.end - span.begin, plan.key_granule));
+      c.key_begin = std::min(span.begin, lk - c.keys);
+
+      const View q = plan.stage_q ? Staged(p.q, b, i0, c.rows, hq, d, &ws.q_staged, nt)
+                                  : ViewOf(p.q, b, i0);
+      const View out =
+          plan.stage_out
+              ? View{static_cast<char*>(ws.out_staged.Reserve(c.rows * hq * dv * sizeof(float))),
+                     Dtype::f32, hq * dv, dv}
+              : ViewOf(p.out, b, i0);
+      const View keys = Advanced(k, c.key_begin), values = Advanced(v, c.key_begin);
+
+      const TensorSpec q_spec = RowsSpec(q, plan, hkv, c.rows, d);
+      const TensorSpec k_spec = KeysTransposedSpec(keys, hkv, d, c.keys);
+      const TensorSpec s_spec = ScoresSpec(plan, hkv, c.rows, c.keys, Dtype::f32);
+      const TensorSpec softmax_spec{{hq * c.rows, c.keys}, {c.keys, 1}, Dtype::f32};
+      const TensorSpec p_spec = ScoresSpec(plan, hkv, c.rows, c.keys, plan.pv_dtype);
+      const TensorSpec v_spec = ValuesSpec(values, hkv, c.keys, dv);
+      const TensorSpec o_spec = RowsSpec(out, plan, hkv, c.rows, dv);
+      const auto qk = Matmul(state, q_spec, k_spec, s_spec, p.scale, p.softcap, nt);
+      const auto softmax = Softmax(state, softmax_spec, nt);
+      const auto pv = Matmul(state, p_spec, v_spec, o_spec, 1.0f, 0.0f, nt);
+
+      const size_t count = static_cast<size_t>(hq * c.rows * c.keys);
+      float* scores = ws.scores.Reserve<float>(count);
+      float* probs = ws.probs.Reserve<float>(count);
+      executor.Execute(*qk, {{DNNL_ARG_SRC, executor.Memory(q_spec, q.base)},
+                             {DNNL_ARG_WEIGHTS, executor.Memory(k_spec, keys.base)},
+                             {DNNL_ARG_DST, executor.Memory(s_spec, scores)}});
+      if (plan.mask_pass) MaskScores(p, c, scores, nt);
+      executor.Execute(*softmax, {{DNNL_ARG_SRC, executor.Memory(softmax_spec, scores)},
+                                  {DNNL_ARG_DST, executor.Memory(softmax_spec, probs)}});
+      FinishRows(p, c, scores, probs, nt);
+      const void* pv_src = probs;
+      if (plan.pv_dtype == Dtype::bf16) {
+        uint16_t* probs16 = ws.probs16.Reserve<uint16_t>(count);
+        ConvertToBf16(probs, static_cast<int64_t>(count), probs16, nt);
+        pv_src = probs16;
+      }
+      executor.Execute(*pv, {{DNNL_ARG_SRC, executor.Memory(p_spec, pv_src)},
+                             {DNNL_ARG_WEIGHTS, executor.Memory(v_spec, values.base)},
+                             {DNNL_ARG_DST, executor.Memory(o_spec, out.base)}});
+      if (plan.stage_out) {
+        const View to = ViewOf(p.out, b, i0);
+        StoreBlockFromF32(reinterpret_cast<const float*>(out.base), c.rows, hq, dv,
+                          Block{to.base, p.out.dtype, to.row_stride, to.head_stride}, nt);
+      }
+      qk_impl = qk->impl;
+      pv_impl = pv->impl;
+    }
+  }
+  const bool staged = plan.stage_q || plan.stage_k || plan.stage_v || plan.stage_out;
+  *impl = qk_impl.empty() ? "none" : qk_impl;
+  if (pv_impl != qk_impl) *impl += "/" + pv_impl;
+  if (staged) *impl += "+f32cvt";
+}
+
+}  // namespace onednn
+}  // namespace mha

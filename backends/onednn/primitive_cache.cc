@@ -1,0 +1,34 @@
+#include "primitive_cache.h"
+
+#include <atomic>
+
+namespace mha {
+namespace onednn {
+namespace {
+
+std::atomic<int64_t> primitives_created{0};
+
+}  // namespace
+
+void TensorSpec::AppendTo(PrimitiveKey* key) const {
+  key->push_back(static_cast<int64_t>(dims.size()));
+  key->insert(key->end(), dims.begin(), dims.end());
+  key->insert(key->end(), strides.begin(), strides.end());
+  key->push_back(static_cast<int64_t>(dtype));
+}
+
+std::shared_ptr<const CachedPrimitive> PrimitiveCache::Get(
+    const PrimitiveKey& key, const std::function<CachedPrimitive()>& create) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto found = entries_.find(key);
+  if (found != entries_.end()) return found->second;
+  auto entry = std::make_shared<const CachedPrimitive>(create());
+  primitives_created.fetch_add(1, std::memory_order_relaxed);
+  entries_.emplace(key, entry);
+  return entry;
+}
+
+int64_t PrimitivesCreated() { return primitives_created.load(std::memory_order_relaxed); }
+
+}  // namespace onednn
+}  // namespace mha

@@ -1,0 +1,161 @@
+#include "row_ops.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "dtype.h"
+#include "tensor_view.h"
+
+namespace mha {
+namespace onednn {
+namespace {
+
+constexpr float kNegInf = -std::numeric_limits<float>::infinity();
+
+// Below this many elements a pass runs on the calling thread: waking a team costs
+// more than it saves, and a lot more on noisy VMs.
+constexpr int64_t kMinParallelElements = int64_t{1} << 16;
+
+// The visible keys of chunk row r, relative to the chunk's first key.
+KeyRange LocalRange(const Chunk& c, int64_t r) {
+  const KeyRange& v = c.visible[r];
+  KeyRange local{std::max(v.begin, c.key_begin) - c.key_begin,
+                 std::min(v.end, c.key_begin + c.keys) - c.key_begin};
+  if (local.empty()) local = KeyRange{0, 0};
+  return local;
+}
+
+// Max as the reference takes it: NaN never wins, so an all-NaN row gives -inf.
+float VisibleMax(const float* row, KeyRange keys) {
+  float max = kNegInf;
+  for (int64_t j = keys.begin; j < keys.end; ++j) {
+    if (row[j] > max) max = row[j];
+  }
+  return max;
+}
+
+}  // namespace
+
+void MaskScores(const mha_problem& p, const Chunk& c, float* scores, int num_threads) {
+  const int64_t n = c.keys;
+  const int64_t total = p.num_heads * c.rows;
+#pragma omp parallel for num_threads(num_threads) schedule(static) \
+    if (total * n >= kMinParallelElements)
+  for (int64_t hr = 0; hr < total; ++hr) {
+    const int64_t h = hr / c.rows, r = hr % c.rows;
+    float* row = scores + hr * n;
+    const KeyRange keys = LocalRange(c, r);
+    std::fill(row, row + keys.begin, kNegInf);
+    std::fill(row + keys.end, row + n, kNegInf);
+    const int64_t i = c.row_begin + r;
+    if (p.has_bias) {
+      const float* bias = static_cast<const float*>(p.bias.data) +
+                          RowOffset(p.bias, c.batch, h, i) + c.key_begin * p.bias.strides[3];
+      const int64_t stride = p.bias.strides[3];
+      for (int64_t j = keys.begin; j < keys.end; ++j) row[j] += bias[j * stride];
+    }
+    if (p.alibi_slopes) {
+      const float slope = p.alibi_slopes[h];
+      const int64_t first = c.key_begin - QueryPosition(p, c.batch, i);  // j - p(i) at j=0
+      for (int64_t j = keys.begin; j < keys.end; ++j) {
+        row[j] += slope * static_cast<float>(first + j);
+      }
+    }
+  }
+}
+
+void FinishRows(const mha_problem& p, const Chunk& c, const float* scores, float* probs,
+                int num_threads) {
+  const int64_t n = c.keys;
+  const int64_t total = p.num_heads * c.rows;
+#pragma omp parallel for num_threads(num_threads) schedule(static) \
+    if (total * n >= kMinParallelElements)
+  for (int64_t hr = 0; hr < total; ++hr) {
+    const int64_t h = hr / c.rows, r = hr % c.rows, i = c.row_begin + r;
+    const float* logits = scores + hr * n;
+    float* row = probs + hr * n;
+    const KeyRange keys = LocalRange(c, r);
+    bool forbidden = keys.empty();
+    float max = kNegInf;
+    if (!forbidden && (p.lse || std::isnan(row[keys.begin]))) {
+      max = VisibleMax(logits, keys);
+      forbidden = max == kNegInf;
+    }
+    if (forbidden) std::fill(row, row + n, 0.0f);
+    if (p.lse) {
+      float lse = kNegInf;
+      if (!forbidden) {
+        // The softmax gives exp(0) / sum at a row maximum, so lse = max + log(sum).
+        const int64_t at = std::find(logits + keys.begin, logits + keys.end, max) - logits;
+        lse = max - std::log(row[at]);
+      }
+      p.lse[(c.batch * p.num_heads + h) * p.q_len + i] = lse;
+    }
+    if (p.probs) {
+      float* out = static_cast<float*>(p.probs->data) + RowOffset(*p.probs, c.batch, h, i);
+      const int64_t stride = p.probs->strides[3];
+      for (int64_t j = 0; j < p.kv_len; ++j) {
+        const int64_t local = j - c.key_begin;
+        out[j * stride] = local >= 0 && local < n ? row[local] : 0.0f;
+      }
+    }
+  }
+}
+
+void WriteForbiddenChunk(const mha_problem& p, const Chunk& c) {
+  for (int64_t r = 0; r < c.rows; ++r) {
+    const int64_t i = c.row_begin + r;
+    for (int64_t h = 0; h < p.num_heads; ++h) {
+      const int64_t out_row = RowOffset(p.out, c.batch, i, h);
+      for (int64_t e = 0; e < p.v_head_dim; ++e) {
+        mha::StoreFromF32(p.out.data, p.out.dtype, out_row + e, 0.0f);
+      }
+      if (p.lse) p.lse[(c.batch * p.num_heads + h) * p.q_len + i] = kNegInf;
+      if (p.probs) {
+        float* out = static_cast<float*>(p.probs->data) + RowOffset(*p.probs, c.batch, h, i);
+        for (int64_t j = 0; j < p.kv_len; ++j) out[j * p.probs->strides[3]] = 0.0f;
+      }
+    }
+  }
+}
+
+void ConvertBlockToF32(const Block& src, int64_t rows, int64_t heads, int64_t dim, float* dst,
+                  int num_threads) {
+  const int64_t total = rows * heads;
+#pragma omp parallel for num_threads(num_threads) schedule(static) \
+    if (total * dim >= kMinParallelElements)
+  for (int64_t rh = 0; rh < total; ++rh) {
+    const int64_t r = rh / heads, h = rh % heads;
+    const int64_t from = r * src.row_stride + h * src.head_stride;
+    float* to = dst + rh * dim;
+    if (src.dtype == MHA_BF16) {
+      const uint16_t* in = static_cast<const uint16_t*>(src.base) + from;
+      for (int64_t d = 0; d < dim; ++d) to[d] = BF16ToF32(in[d]);
+    } else {
+      for (int64_t d = 0; d < dim; ++d) to[d] = LoadAsF32(src.base, src.dtype, from + d);
+    }
+  }
+}
+
+void StoreBlockFromF32(const float* src, int64_t rows, int64_t heads, int64_t dim,
+                  const Block& dst, int num_threads) {
+  const int64_t total = rows * heads;
+#pragma omp parallel for num_threads(num_threads) schedule(static) \
+    if (total * dim >= kMinParallelElements)
+  for (int64_t rh = 0; rh < total; ++rh) {
+    const int64_t r = rh / heads, h = rh % heads;
+    const int64_t to = r * dst.row_stride + h * dst.head_stride;
+    const float* from = src + rh * dim;
+    for (int64_t d = 0; d < dim; ++d) mha::StoreFromF32(dst.base, dst.dtype, to + d, from[d]);
+  }
+}
+
+void ConvertToBf16(const float* src, int64_t count, uint16_t* dst, int num_threads) {
+#pragma omp parallel for num_threads(num_threads) schedule(static) \
+    if (count >= kMinParallelElements)
+  for (int64_t i = 0; i < count; ++i) dst[i] = F32ToBF16(src[i]);
+}
+
+}  // namespace onednn
+}  // namespace mha

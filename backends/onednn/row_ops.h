@@ -1,0 +1,58 @@
+// The passes of our own between the oneDNN primitives: masks, bias and ALiBi on a
+// chunk of logits; fixing up rows after the softmax (forbidden rows, lse, probs); and
+// the dtype conversions for operands that oneDNN cannot read as they are.
+//
+// A chunk holds `rows` queries [row_begin, row_begin + rows) of one batch entry
+// against keys [key_begin, key_begin + keys), for every query head. Its logits and
+// probabilities are dense f32 [Hq, rows, keys].
+#ifndef MHA_BACKENDS_ONEDNN_ROW_OPS_H_
+#define MHA_BACKENDS_ONEDNN_ROW_OPS_H_
+
+#include <cstdint>
+
+#include "mask.h"
+#include "mha/backend.h"
+
+namespace mha {
+namespace onednn {
+
+struct Chunk {
+  int64_t batch = 0;
+  int64_t row_begin = 0, rows = 0;
+  int64_t key_begin = 0, keys = 0;
+  const KeyRange* visible = nullptr;  // [rows]: absolute key ranges of each query
+};
+
+// Adds bias and ALiBi to the visible logits and sets the others to -inf.
+void MaskScores(const mha_problem& p, const Chunk& c, float* scores, int num_threads);
+
+// After the softmax: zeroes rows with no visible key or whose visible logits are all
+// -inf (softmax gives NaN there), writes lse and the caller's probs when asked.
+void FinishRows(const mha_problem& p, const Chunk& c, const float* scores, float* probs,
+                int num_threads);
+
+// Writes what a chunk with no visible key at all gives: out 0, lse -inf, probs 0.
+void WriteForbiddenChunk(const mha_problem& p, const Chunk& c);
+
+// A [rows, heads, dim] block of a strided tensor, `base` at its first element.
+struct Block {
+  void* base;
+  mha_dtype dtype;
+  int64_t row_stride, head_stride;  // in elements; the dim stride is 1
+};
+
+// Copies a block into dense f32 [rows, heads, dim] (widening is exact).
+void ConvertBlockToF32(const Block& src, int64_t rows, int64_t heads, int64_t dim, float* dst,
+                  int num_threads);
+
+// Stores dense f32 [rows, heads, dim] into a block, rounding to nearest even.
+void StoreBlockFromF32(const float* src, int64_t rows, int64_t heads, int64_t dim,
+                  const Block& dst, int num_threads);
+
+// bf16 copy (round to nearest even) of `count` contiguous floats.
+void ConvertToBf16(const float* src, int64_t count, uint16_t* dst, int num_threads);
+
+}  // namespace onednn
+}  // namespace mha
+
+#endif  // MHA_BACKENDS_ONEDNN_ROW_OPS_H_

@@ -1,0 +1,243 @@
+// The oneDNN backend through its loaded module: the conformance grid against the
+// reference, chunking under a small scores budget, primitive reuse, and the ways
+// loading it can fail.
+#include <dlfcn.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <iterator>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <catch2/catch.hpp>
+
+#include "conformance.h"
+#include "test_util.h"
+
+namespace mha_test {
+namespace {
+
+using Catch::Matchers::Contains;
+using Catch::Matchers::StartsWith;
+
+// Sets an environment variable for one scope.
+class ScopedEnv {
+ public:
+  ScopedEnv(const char* name, const std::string& value) : name_(name) {
+    if (const char* old = std::getenv(name)) old_ = old, had_old_ = true;
+    setenv(name, value.c_str(), 1);
+  }
+  ~ScopedEnv() {
+    if (had_old_) {
+      setenv(name_, old_.c_str(), 1);
+    } else {
+      unsetenv(name_);
+    }
+  }
+
+ private:
+  const char* name_;
+  std::string old_;
+  bool had_old_ = false;
+};
+
+const std::vector<int64_t> kHeadDims = {1, 7, 16, 40, 64, 80, 128};
+
+TEST_CASE("onednn matches the reference on random problems", "[onednn][conformance]") {
+  ScopedContext ctx("onednn");
+  REQUIRE(ctx.status() == MHA_OK);
+  for (const Case& c : RandomCases(/*seed=*/44, /*count=*/120, /*max_len=*/300, kHeadDims)) {
+    CheckAgainstReference(ctx.get(), c);
+  }
+}
+
+TEST_CASE("onednn matches the reference in many chunks under a 1 MiB budget",
+          "[onednn][conformance]") {
+  ScopedEnv budget("MHA_ONEDNN_SCORES_BUDGET_MB", "1");
+  ScopedContext ctx("onednn");
+  REQUIRE(ctx.status() == MHA_OK);
+  for (Case c : RandomCases(/*seed=*/45, /*count=*/6, /*max_len=*/300, {16, 40, 64})) {
+    // A row of scores is 8 heads x 400 keys x 8 bytes, so a chunk holds 40 queries.
+    c.num_kv_heads = 2;
+    c.num_heads = 8;
+    c.q_len = 300;
+    c.kv_len = 400;
+    c.layout = c.layout == Layout::kPackedQkv ? Layout::kBshd : c.layout;
+    CheckAgainstReference(ctx.get(), c);
+  }
+}
+
+TEST_CASE("onednn handles fully masked rows, decode and GQA", "[onednn][conformance]") {
+  ScopedContext ctx("onednn");
+  REQUIRE(ctx.status() == MHA_OK);
+  Case c;
+  c.probs = c.lse = true;
+  SECTION("a window that leaves early rows without keys") {
+    c.q_len = 20, c.kv_len = 12, c.causal = true, c.window_left = 3;
+    CheckAgainstReference(ctx.get(), c);
+  }
+  SECTION("kv_lens with zero-length rows") {
+    c.batch = 3, c.q_len = 5, c.kv_len = 9, c.kv_lens = true, c.seed = 7;
+    CheckAgainstReference(ctx.get(), c);
+  }
+  SECTION("a key-padding bias that forbids every key") {
+    c.q_len = 4, c.kv_len = 6, c.bias = BiasKind::kKeyPadding, c.logit_scale = 1e3f;
+    CheckAgainstReference(ctx.get(), c);
+  }
+  SECTION("decode over a bf16 cache with GQA") {
+    c.num_heads = 8, c.num_kv_heads = 2, c.q_len = 1, c.kv_len = 333, c.head_dim = 64;
+    c.v_head_dim = 64, c.kv_dtype = MHA_BF16, c.out_dtype = MHA_BF16;
+    CheckAgainstReference(ctx.get(), c);
+  }
+}
+
+#ifndef MHA_ONEDNN_BUILTIN
+
+using CounterFn = int64_t (*)();
+
+CounterFn PrimitiveCounter() {
+  void* module = dlopen(MHA_ONEDNN_MODULE, RTLD_NOW | RTLD_NOLOAD);
+  if (!module) return nullptr;
+  return reinterpret_cast<CounterFn>(dlsym(module, "mha_onednn_primitives_created"));
+}
+
+TEST_CASE("repeated identical calls create no primitives", "[onednn][plugin]") {
+  ScopedContext ctx("onednn");
+  REQUIRE(ctx.status() == MHA_OK);
+  const CounterFn created = PrimitiveCounter();
+  REQUIRE(created != nullptr);
+  std::mt19937_64 rng(3);
+  Dense q(2, 40, 4, 32), k(2, 50, 2, 32), v(2, 50, 2, 32), out(2, 40, 4, 32);
+  q.Randomize(rng), k.Randomize(rng), v.Randomize(rng);
+  mha_attention_desc desc;
+  mha_attention_desc_init(&desc);
+  desc.causal = 1;
+  REQUIRE(mha_attention(ctx.get(), q.get(), k.get(), v.get(), out.get(), &desc) == MHA_OK);
+  const int64_t after_first = created();
+  CHECK(after_first > 0);
+  const std::vector<float> first = out.values;
+  for (int call = 0; call < 3; ++call) {
+    REQUIRE(mha_attention(ctx.get(), q.get(), k.get(), v.get(), out.get(), &desc) == MHA_OK);
+  }
+  CHECK(created() == after_first);
+  CHECK(out.values == first);
+  // mha_context_isa names the implementation that ran.
+  const std::string isa = mha_context_isa(ctx.get());
+  CHECK((isa.find("gemm") != std::string::npos || isa.find("brg") != std::string::npos));
+}
+
+TEST_CASE("concurrent calls on one context agree", "[onednn][plugin]") {
+  ScopedContext ctx("onednn");
+  REQUIRE(ctx.status() == MHA_OK);
+  std::mt19937_64 rng(5);
+  Dense q(1, 64, 4, 16), k(1, 64, 4, 16), v(1, 64, 4, 16);
+  q.Randomize(rng), k.Randomize(rng), v.Randomize(rng);
+  Dense want(1, 64, 4, 16);
+  REQUIRE(mha_attention(ctx.get(), q.get(), k.get(), v.get(), want.get(), nullptr) == MHA_OK);
+  std::vector<std::vector<float>> got(4);
+  std::vector<std::thread> threads;
+  for (auto& result : got) {
+    threads.emplace_back([&] {
+      Dense out(1, 64, 4, 16);
+      for (int call = 0; call < 5; ++call) {
+        if (mha_attention(ctx.get(), q.get(), k.get(), v.get(), out.get(), nullptr)) return;
+      }
+      result = out.values;
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  for (const auto& result : got) CHECK(result == want.values);
+}
+
+TEST_CASE("MHA_BACKEND=onednn picks the module", "[onednn][plugin]") {
+  ScopedEnv backend("MHA_BACKEND", "onednn");
+  ScopedContext ctx(nullptr);
+  REQUIRE(ctx.status() == MHA_OK);
+  CHECK(std::string(mha_context_backend(ctx.get())) == "onednn");
+}
+
+// A directory of its own for one test, removed with its files.
+class TempDir {
+ public:
+  TempDir() : path_("/tmp/mha_onednn_XXXXXX") { REQUIRE(mkdtemp(&path_[0])); }
+  ~TempDir() {
+    for (const std::string& f : files_) std::remove(f.c_str());
+    rmdir(path_.c_str());
+  }
+  void Add(const std::string& name, const std::string& bytes) {
+    const std::string file = path_ + "/" + name;
+    std::ofstream(file, std::ios::binary) << bytes;
+    files_.push_back(file);
+  }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+  std::vector<std::string> files_;
+};
+
+// Runs the hidden test case `name` in a fresh process of this program, since the
+// registry keeps a module loaded for the life of a process. Returns its exit status
+// and puts its output in *output.
+int RunInFreshProcess(const std::string& name, std::string* output) {
+  char self[4096];
+  const ssize_t length = readlink("/proc/self/exe", self, sizeof self - 1);
+  REQUIRE(length > 0);
+  self[length] = '\0';
+  const std::string command = std::string("'") + self + "' '" + name + "' 2>&1";
+  std::FILE* child = popen(command.c_str(), "r");
+  REQUIRE(child);
+  char chunk[512];
+  while (size_t n = std::fread(chunk, 1, sizeof chunk, child)) output->append(chunk, n);
+  return pclose(child);
+}
+
+TEST_CASE("without the module, onednn is unavailable", "[onednn][plugin]") {
+  TempDir empty;
+  ScopedEnv path("MHA_PLUGIN_PATH", empty.path());
+  std::string output;
+  const int status = RunInFreshProcess("onednn child: module missing", &output);
+  INFO(output);
+  CHECK(status == 0);
+}
+
+TEST_CASE("onednn child: module missing", "[.onednn_child]") {
+  ScopedContext ctx("onednn");
+  CHECK(ctx.status() == MHA_ERR_BACKEND_UNAVAILABLE);
+  CHECK_THAT(mha_last_error(), Contains("libmha_backend_onednn.so"));
+}
+
+TEST_CASE("without libdnnl, the loader names the missing library", "[onednn][plugin]") {
+  // A copy of the module whose NEEDED entry names a libdnnl that does not exist: what
+  // an engine shipped without oneDNN sees.
+  std::ifstream in(MHA_ONEDNN_MODULE, std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::string needed = "libdnnl.so.", absent = "libdnnX.so.";
+  size_t at = bytes.find(needed);
+  REQUIRE(at != std::string::npos);
+  for (; at != std::string::npos; at = bytes.find(needed, at)) {
+    bytes.replace(at, needed.size(), absent);
+  }
+  TempDir dir;
+  dir.Add("libmha_backend_onednn.so", bytes);
+  ScopedEnv path("MHA_PLUGIN_PATH", dir.path());
+  std::string output;
+  const int status = RunInFreshProcess("onednn child: libdnnl missing", &output);
+  INFO(output);
+  CHECK(status == 0);
+}
+
+TEST_CASE("onednn child: libdnnl missing", "[.onednn_child]") {
+  ScopedContext ctx("onednn");
+  CHECK(ctx.status() == MHA_ERR_BACKEND_UNAVAILABLE);
+  CHECK_THAT(mha_last_error(), Contains("backend \"onednn\"") && Contains("libdnnX.so"));
+}
+
+#endif  // MHA_ONEDNN_BUILTIN
+
+}  // namespace
+}  // namespace mha_test
