@@ -16,6 +16,7 @@
 
 #include "dot_bf16_avx512.h"
 #include "flash_convert-inl.h"
+#include "flash_decode-inl.h"
 #include "flash_plan.h"
 #include "flash_pv-inl.h"
 #include "flash_qk-inl.h"
@@ -48,7 +49,10 @@ HWY_INLINE void ScoreTile(D d, const FlashPlan& plan, const ItemCoords& c,
   const mha_problem& p = *plan.p;
   const T* k = static_cast<const T*>(p.k.data) + RowOffset(p.k, c.b, j0, c.g);
   const int64_t k_stride = p.k.strides[1];
-  if (UseBf16Dot<T>(plan)) {
+  if (plan.few_rows) {
+    QkDotTile(d, k, k_stride, nk, p.head_dim, s.qt, (c.rows + 3) / 4 * 4, plan.rows_pad,
+              s.st);
+  } else if (UseBf16Dot<T>(plan)) {
     QkTileBf16Avx512(reinterpret_cast<const uint16_t*>(k), k_stride, nk, p.head_dim,
                      reinterpret_cast<const uint32_t*>(s.qt), plan.rows_pad, s.active,
                      s.st);
@@ -88,7 +92,9 @@ void FlashItem(const FlashPlan& plan, int64_t item, float* scratch) {
   const FlashScratch s = CarveScratch(plan, scratch);
   const ItemCoords c = DecodeItem(plan, item);
   const KeyRange keys = SetupRows(plan, c, s);
-  if (UseBf16Dot<T>(plan)) {
+  if (plan.few_rows) {
+    PackQRows(plan, c, s.qt);
+  } else if (UseBf16Dot<T>(plan)) {
     PackQPairs(plan, c, reinterpret_cast<uint32_t*>(s.qt));
   } else {
     PackQ(plan, c, s.qt);
@@ -102,6 +108,13 @@ void FlashItem(const FlashPlan& plan, int64_t item, float* scratch) {
   for (int64_t j0 = keys.begin; j0 < keys.end; j0 += kTileKeys) {
     const int64_t nk = std::min(kTileKeys, keys.end - j0);
     if (!MarkActiveRows(plan, s, j0, nk)) continue;
+    const int64_t next_nk = std::min(kTileKeys, keys.end - j0 - nk);
+    if (next_nk > 0) {
+      const T* k_next = static_cast<const T*>(p.k.data) + RowOffset(p.k, c.b, j0 + nk, c.g);
+      PrefetchRows(k_next, p.k.strides[1], next_nk, p.head_dim);
+      PrefetchRows(v_base + RowOffset(p.v, c.b, j0 + nk, c.g), p.v.strides[1], next_nk,
+                   p.v_head_dim);
+    }
     ScoreTile<T>(d, plan, c, s, j0, nk);
     for (int64_t r = 0; r < rp; r += n) {
       if (AnyActive(s.active + r, n)) {
@@ -112,6 +125,8 @@ void FlashItem(const FlashPlan& plan, int64_t item, float* scratch) {
       }
     }
     RescaleRows(d, s.active, s.alpha, rp, s.o, plan.dv_pad);
+    // V is widened into a contiguous tile even for few rows: its rows are strided
+    // by the other heads, and several passes over a strided tile conflict in L1.
     RowsToF32(v_base + RowOffset(p.v, c.b, j0, c.g), p.v.strides[1], nk, p.v_head_dim, s.vt,
               plan.dv_pad, plan.dv_pad);
     PvTile(d, s.st, s.active, rp, s.vt, nk, plan.dv_pad, s.o);

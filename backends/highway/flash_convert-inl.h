@@ -37,6 +37,19 @@ HWY_INLINE float ScalarF32(const hwy::float16_t* p) {
   return F16ToF32(*reinterpret_cast<const uint16_t*>(p));
 }
 
+// Asks for rows [0, num_rows) of `cols` elements each before they are needed:
+// K/V rows of one head are strided (the other heads lie between them), which the
+// hardware prefetchers follow poorly. Into L2, not L1 (prefetcht1): a whole tile
+// ahead would evict the tile being computed from L1.
+template <typename T>
+HWY_INLINE void PrefetchRows(const T* src, int64_t stride, int64_t num_rows, int64_t cols) {
+  const int64_t bytes = cols * static_cast<int64_t>(sizeof(T));
+  for (int64_t r = 0; r < num_rows; ++r) {
+    const char* row = reinterpret_cast<const char*>(src + r * stride);
+    for (int64_t b = 0; b < bytes; b += 64) __builtin_prefetch(row + b, 0, 2);
+  }
+}
+
 // dst[r * dst_stride + c] = src[r * src_stride + c] for c < cols, zero for
 // cols <= c < pad_cols.
 template <typename T>

@@ -83,6 +83,8 @@ FlashPlan MakeFlashPlan(const mha_problem& p, bool bf16_dot) {
   plan.dv_pad = RoundUp(p.v_head_dim, kFloatAlign);
   plan.partial_stride = 2 + plan.dv_pad;
   plan.bf16_dot = bf16_dot;
+  plan.few_rows = !bf16_dot && plan.group * plan.q_block <= kFewRows &&
+                  p.head_dim % kFloatAlign == 0 && p.v_head_dim % kFloatAlign == 0;
 
   const int64_t d_pad = RoundUp(p.head_dim, kFloatAlign);
   const int64_t rp = plan.rows_pad;

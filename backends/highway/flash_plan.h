@@ -16,6 +16,8 @@ namespace mha {
 constexpr int64_t kTileKeys = 64;
 // Query rows of a work item are padded to this (the widest f32 vector).
 constexpr int64_t kRowAlign = 16;
+// Items with at most this many rows (decode) use the dot-product kernels.
+constexpr int64_t kFewRows = 8;
 // Floats per scratch region are rounded up to this (64 bytes).
 constexpr int64_t kFloatAlign = 16;
 
@@ -35,6 +37,8 @@ struct FlashPlan {
   int64_t partial_stride = 0;  // floats per row of partials
   // Q and K are bf16 and the CPU has avx512_bf16: the QK^T dot uses vdpbf16ps.
   bool bf16_dot = false;
+  // At most kFewRows query rows per item: the decode kernels read K/V in place.
+  bool few_rows = false;
 };
 
 // The per-thread scratch of a work item, carved from one aligned block.

@@ -77,6 +77,19 @@ void PackQ(const FlashPlan& plan, const ItemCoords& c, float* qt) {
   }
 }
 
+void PackQRows(const FlashPlan& plan, const ItemCoords& c, float* q) {
+  const mha_problem& p = *plan.p;
+  const int64_t padded = (c.rows + 3) / 4 * 4;
+  std::memset(q, 0, sizeof(float) * p.head_dim * padded);
+  for (int64_t r = 0; r < c.rows; ++r) {
+    const int64_t i = c.i0 + r / plan.group, h = c.g * plan.group + r % plan.group;
+    const int64_t offset = RowOffset(p.q, c.b, i, h);
+    for (int64_t d = 0; d < p.head_dim; ++d) {
+      q[r * p.head_dim + d] = LoadAsF32(p.q.data, p.q.dtype, offset + d);
+    }
+  }
+}
+
 void PackQPairs(const FlashPlan& plan, const ItemCoords& c, uint32_t* qt) {
   const mha_problem& p = *plan.p;
   const int64_t rp = plan.rows_pad;
