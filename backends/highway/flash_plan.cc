@@ -82,9 +82,9 @@ FlashPlan MakeFlashPlan(const mha_problem& p, bool bf16_dot) {
   plan.num_items = base_items * plan.num_splits;
   plan.dv_pad = RoundUp(p.v_head_dim, kFloatAlign);
   plan.partial_stride = 2 + plan.dv_pad;
-  plan.bf16_dot = bf16_dot;
-  plan.few_rows = !bf16_dot && plan.group * plan.q_block <= kFewRows &&
-                  p.head_dim % kFloatAlign == 0 && p.v_head_dim % kFloatAlign == 0;
+  plan.few_rows = plan.group * plan.q_block <= kFewRows && p.head_dim % kFloatAlign == 0 &&
+                  p.v_head_dim % kFloatAlign == 0;
+  plan.bf16_dot = bf16_dot && !plan.few_rows;
 
   const int64_t d_pad = RoundUp(p.head_dim, kFloatAlign);
   const int64_t rp = plan.rows_pad;
@@ -136,7 +136,9 @@ void RunFlash(const FlashPlan& plan, FlashItemFn item_fn, float* scratch) {
   const int64_t num_items = plan.num_items;
   const int64_t base_items = num_items / plan.num_splits;
   const bool merge = plan.num_splits > 1;
-#pragma omp parallel num_threads(plan.p->num_threads)
+  // A small call runs on the calling thread: no fork/join cost.
+  const int threads = static_cast<int>(std::min<int64_t>(plan.p->num_threads, num_items));
+#pragma omp parallel num_threads(threads) if (threads > 1)
   {
     float* mine = scratch + omp_get_thread_num() * plan.scratch_floats;
 #pragma omp for schedule(dynamic, 1)

@@ -35,9 +35,10 @@ struct FlashPlan {
   // Decode path: per item and row, {max, sum, unnormalised out[dv_pad]}.
   float* partials = nullptr;
   int64_t partial_stride = 0;  // floats per row of partials
-  // Q and K are bf16 and the CPU has avx512_bf16: the QK^T dot uses vdpbf16ps.
+  // Q and K are bf16, the CPU has avx512_bf16 and the item has many rows: the
+  // QK^T dot uses vdpbf16ps.
   bool bf16_dot = false;
-  // At most kFewRows query rows per item: the decode kernels read K/V in place.
+  // At most kFewRows query rows per item: the decode kernels read K in place.
   bool few_rows = false;
 };
 

@@ -19,11 +19,12 @@ namespace mha {
 namespace HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
 
-// Keys per register block: AVX-512 has 32 registers, the others 16.
+// Keys per register block: AVX-512 has 32 registers, the others 16 (12
+// accumulators hide the FMA latency of two pipes).
 #if HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL
 constexpr int kQkKeys = 8;
 #else
-constexpr int kQkKeys = 4;
+constexpr int kQkKeys = 6;
 #endif
 constexpr int kQkRowVecs = 2;
 
@@ -58,6 +59,10 @@ HWY_INLINE void QkRows(D d, const float* HWY_RESTRICT k, int64_t k_stride, int64
   for (; j + kQkKeys <= nk; j += kQkKeys) {
     QkBlock<kQkKeys, kRowVecs>(d, k + j * k_stride, k_stride, dim, qt, rows_pad,
                                st + j * rows_pad);
+  }
+  if (j + 4 <= nk) {
+    QkBlock<4, kRowVecs>(d, k + j * k_stride, k_stride, dim, qt, rows_pad, st + j * rows_pad);
+    j += 4;
   }
   for (; j < nk; ++j) {
     QkBlock<1, kRowVecs>(d, k + j * k_stride, k_stride, dim, qt, rows_pad,
