@@ -10,6 +10,8 @@ def load(path):
     records = []
     for b in data.get("benchmarks", []):
         parts = b.get("run_name", b["name"]).split("/")
+        if parts[0] == "ceilings":
+            continue
         if len(parts) == 2 and parts[1] == "unavailable":
             records.append({"backend": parts[0], "isa": "-", "shape": "*", "dtype": "*",
                             "threads": 0, "error": b.get("error_message", "")})
@@ -28,16 +30,40 @@ def load(path):
     return data.get("context", {}), records
 
 
-def ceilings(context):
-    """{threads: {"fma": GFLOP/s, "bf16": GFLOP/s, "read": GB/s}} from the run context."""
+CEILINGS = (("fma_f32_gflops", "fma"), ("dot_bf16_gflops", "bf16"), ("read_gbs", "read"))
+
+
+def ceilings(path):
+    """{threads: {"fma": GFLOP/s, "bf16": GFLOP/s, "read": GB/s}}: the better of the
+    measurements before (the run's context) and after the benchmarks (ceilings/end)."""
+    with open(path) as f:
+        data = json.load(f)
     out = {}
-    for key, value in context.items():
-        for prefix, name in (("fma_f32_gflops_threads_", "fma"),
-                             ("dot_bf16_gflops_threads_", "bf16"),
-                             ("read_gbs_threads_", "read")):
-            if key.startswith(prefix):
-                out.setdefault(int(key[len(prefix):]), {})[name] = float(value)
+
+    def keep(threads, name, value):
+        c = out.setdefault(threads, {})
+        c[name] = max(c.get(name, 0.0), float(value))
+
+    for key, value in data.get("context", {}).items():
+        for prefix, name in CEILINGS:
+            if key.startswith(prefix + "_threads_"):
+                keep(int(key.rsplit("_", 1)[1]), name, value)
+    for b in data.get("benchmarks", []):
+        if b["name"].startswith("ceilings/end/"):
+            threads = int(b["name"].split(":")[1].split("/")[0])
+            for counter, name in CEILINGS:
+                keep(threads, name, b[counter])
     return dict(sorted(out.items()))
+
+
+def apply_ceilings(records, ceil):
+    """Sets each record's percentages of the ceilings of its thread count."""
+    for r in records:
+        c = ceil.get(r["threads"])
+        if c and r.get("gflops") is not None:
+            r["pct_peak"] = 100.0 * r["gflops"] / c["fma"]
+            if r.get("kv_gbs") is not None:
+                r["pct_bw"] = 100.0 * r["kv_gbs"] / c["read"]
 
 
 def best_isa(records, backend):

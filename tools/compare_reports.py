@@ -18,8 +18,10 @@ from report_markdown import table
 def load(report_dir):
     data = pathlib.Path(report_dir) / "data"
     info = json.loads((data / "info.json").read_text())
-    context, records = bench_results.load(data / "bench.json")
-    return info, bench_results.ceilings(context), records
+    _, records = bench_results.load(data / "bench.json")
+    ceil = bench_results.ceilings(data / "bench.json")
+    bench_results.apply_ceilings(records, ceil)
+    return info, ceil, records
 
 
 def best_figures(records, threads):

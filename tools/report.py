@@ -82,7 +82,7 @@ def run_bench(bench, args, out_json):
     progress.done()
     if proc.returncode != 0:
         sys.exit(f"report: {' '.join(cmd)} failed with status {proc.returncode}")
-    return " ".join(cmd[1:])
+    return " ".join(["mha_bench", *flags])
 
 
 def measure(args):
@@ -104,7 +104,7 @@ def measure(args):
                "--threads", str(args.peer_threads), "--out", str(peers_json)]
         subprocess.run(cmd + (["--quick"] if args.quick else []), check=True)
     meta = {"command": "tools/run.sh" + (" --quick" if args.quick else ""),
-            "bench_command": f"mha_bench {bench_cmd}", "quick": args.quick}
+            "bench_command": bench_cmd, "quick": args.quick}
     (data / "meta.json").write_text(json.dumps(meta, indent=1))
     return out_dir
 
@@ -114,7 +114,8 @@ def render(out_dir):
     info = json.loads((data / "info.json").read_text())
     meta = json.loads((data / "meta.json").read_text())
     context, records = bench_results.load(data / "bench.json")
-    ceil = bench_results.ceilings(context)
+    ceil = bench_results.ceilings(data / "bench.json")
+    bench_results.apply_ceilings(records, ceil)
     peers = json.loads((data / "peers.json").read_text()) \
         if (data / "peers.json").exists() else None
     notes = md.Notes()
@@ -123,7 +124,8 @@ def render(out_dir):
     text += ("Quick run (CI shapes, short timings). " if meta["quick"] else "") + \
         f"Produced by `{meta['command']}`.\n\n## Machine\n\n"
     text += md.machine(info, context, meta["bench_command"])
-    text += "\n## Ceilings (measured in this run)\n\n" + md.ceilings_table(ceil)
+    text += "\n## Ceilings (this run: the better of before and after the benchmarks)\n\n"
+    text += md.ceilings_table(ceil)
     for t in threads:
         text += f"\n## Summary, {t} thread(s), each backend at its best ISA\n\n"
         text += md.summary(records, t, notes, peers)

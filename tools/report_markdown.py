@@ -97,7 +97,7 @@ def summary(records, threads, notes, peers=None):
     with_peers = peers is not None and peers.get("threads") == threads
     headers = ["shape", "dtype"] + [f"{b}:{isa}" for b, isa in columns]
     if with_peers:
-        headers += ["fastest peer", "mha speed-up"]
+        headers += ["fastest peer", "fastest mha vs it"]
     rows = []
     for shape, dtype in _shape_order(records):
         row = [shape, dtype] + [_cell(index.get((b, isa, shape, dtype, threads)), notes)
