@@ -21,6 +21,11 @@ using Dtype = memory::data_type;
 
 constexpr int64_t kMatmulKind = 0, kSoftmaxKind = 1;
 
+// A chunk's scores and probs should stay in L2 (1 MiB per core where we measure) ...
+constexpr int64_t kCacheTarget = int64_t{1} << 20;
+// ... unless that leaves the matmuls fewer rows than this; then the budget rules.
+constexpr int64_t kMinRows = 64;
+
 int64_t CeilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
 int64_t RoundUp(int64_t a, int64_t b) { return CeilDiv(a, b) * b; }
 
@@ -33,12 +38,12 @@ int64_t FloatBits(float f) {
 // How a call maps onto primitives; fixed by the problem's shape and dtypes.
 struct Plan {
   int64_t group = 1;                        // query heads per kv head
-  Dtype qk_dtype = Dtype::f32;              // what the Q K^T matmul reads
   Dtype pv_dtype = Dtype::f32;              // what the P V matmul reads
-  bool stage_q = false, stage_k = false;    // converted to f32 first
+  bool stage_q = false, stage_k = false;    // widened to f32 first (else read in place)
   bool stage_v = false, stage_out = false;  // (out: written in f32, then stored)
   bool mask_pass = false;
-  int64_t chunk_rows = 1;   // queries per chunk, so that the chunk fits the budget
+  int64_t chunk_rows = 1;      // queries per chunk
+  int64_t chunk_kv_heads = 1;  // kv heads (each with its group of query heads) per chunk
   int64_t key_granule = 1;  // a chunk's key span is rounded up to this (fewer shapes)
 };
 
@@ -49,7 +54,6 @@ Plan MakePlan(const EngineState& state, const mha_problem& p) {
   // without avx512_fp16, and its bf16 matmul is slower than f32 where it is not
   // brgemm; everything else is widened to f32, which is exact.
   const bool qk_bf16 = state.fast_bf16 && p.q.dtype == MHA_BF16 && p.k.dtype == MHA_BF16;
-  plan.qk_dtype = qk_bf16 ? Dtype::bf16 : Dtype::f32;
   plan.stage_q = !qk_bf16 && p.q.dtype != MHA_F32;
   plan.stage_k = !qk_bf16 && p.k.dtype != MHA_F32;
   const bool pv_bf16 = state.fast_bf16 && p.v.dtype == MHA_BF16;
@@ -59,12 +63,17 @@ Plan MakePlan(const EngineState& state, const mha_problem& p) {
   plan.mask_pass = p.causal || p.window_left >= 0 || p.window_right >= 0 || p.kv_lens ||
                    p.has_bias || p.alibi_slopes;
 
-  const int64_t row_bytes = p.num_heads * p.kv_len *
-                            static_cast<int64_t>(2 * sizeof(float) + (pv_bf16 ? 2 : 0));
-  const int64_t max_rows =
-      std::max<int64_t>(1, static_cast<int64_t>(state.scores_budget) / row_bytes);
-  const int64_t chunks = CeilDiv(p.q_len, max_rows);
-  plan.chunk_rows = CeilDiv(p.q_len, chunks);  // equal chunks: at most two shapes
+  // Bytes of scores and probs per query row of one kv head's group.
+  const int64_t group_row_bytes = plan.group * p.kv_len * (pv_bf16 ? 10 : 8);
+  const int64_t budget = static_cast<int64_t>(state.scores_budget);
+  const int64_t target = std::min(kCacheTarget, budget);
+  int64_t rows = target / group_row_bytes;
+  if (rows < std::min(p.q_len, kMinRows)) rows = std::min(kMinRows, budget / group_row_bytes);
+  rows = std::clamp<int64_t>(rows, 1, p.q_len);
+  plan.chunk_rows = CeilDiv(p.q_len, CeilDiv(p.q_len, rows));  // equal chunks
+  const int64_t kv_heads =
+      std::clamp<int64_t>(target / (group_row_bytes * plan.chunk_rows), 1, p.num_kv_heads);
+  plan.chunk_kv_heads = CeilDiv(p.num_kv_heads, CeilDiv(p.num_kv_heads, kv_heads));
   plan.key_granule = std::max<int64_t>(64, RoundUp(CeilDiv(p.kv_len, 16), 64));
   return plan;
 }
@@ -84,24 +93,25 @@ Dtype DnnlType(mha_dtype t) {
   }
 }
 
-View ViewOf(const mha_tensor& t, int64_t b, int64_t s) {
+View ViewOf(const mha_tensor& t, int64_t b, int64_t s, int64_t h) {
   char* base = static_cast<char*>(t.data) +
-               (b * t.strides[0] + s * t.strides[1]) * DtypeSize(t.dtype);
+               (b * t.strides[0] + s * t.strides[1] + h * t.strides[2]) * DtypeSize(t.dtype);
   return View{base, DnnlType(t.dtype), t.strides[1], t.strides[2]};
 }
 
-// Converts rows x heads x dim of `t` from [b, s, 0, 0] on into `buffer` as dense f32.
-View Staged(const mha_tensor& t, int64_t b, int64_t s, int64_t rows, int64_t heads,
-            int64_t dim, Buffer* buffer, int num_threads) {
-  const View from = ViewOf(t, b, s);
+// Converts rows x heads x dim of `t` from [b, s, h, 0] on into `buffer` as dense f32.
+View Staged(const mha_tensor& t, int64_t b, int64_t s, int64_t h, int64_t rows,
+            int64_t heads, int64_t dim, Buffer* buffer, int num_threads) {
+  const View from = ViewOf(t, b, s, h);
   float* to = buffer->Reserve<float>(static_cast<size_t>(rows * heads * dim));
   ConvertBlockToF32(Block{from.base, t.dtype, from.row_stride, from.head_stride}, rows,
                     heads, dim, to, num_threads);
   return View{reinterpret_cast<char*>(to), Dtype::f32, heads * dim, dim};
 }
 
-View Advanced(View v, int64_t rows) {
-  v.base += rows * v.row_stride * static_cast<int64_t>(memory::data_type_size(v.dtype));
+View Shifted(View v, int64_t rows, int64_t heads) {
+  v.base += (rows * v.row_stride + heads * v.head_stride) *
+            static_cast<int64_t>(memory::data_type_size(v.dtype));
   return v;
 }
 
@@ -193,6 +203,60 @@ class ChunkExecutor {
   dnnl::stream stream_;
 };
 
+// One chunk: `k` and `v` start at its first key and kv head.
+void RunChunk(EngineState& state, const Plan& plan, const mha_problem& p, const Chunk& c,
+              const View& k, const View& v, Workspace* ws, ChunkExecutor* executor,
+              std::string impl_parts[2]) {
+  const int nt = p.num_threads;
+  const int64_t kc = c.heads / plan.group, d = p.head_dim, dv = p.v_head_dim;
+  const View q = plan.stage_q ? Staged(p.q, c.batch, c.row_begin, c.head_begin, c.rows,
+                                       c.heads, d, &ws->q_staged, nt)
+                              : ViewOf(p.q, c.batch, c.row_begin, c.head_begin);
+  const View out =
+      plan.stage_out
+          ? View{static_cast<char*>(ws->out_staged.Reserve(c.rows * c.heads * dv * sizeof(float))),
+                 Dtype::f32, c.heads * dv, dv}
+          : ViewOf(p.out, c.batch, c.row_begin, c.head_begin);
+
+  const TensorSpec q_spec = RowsSpec(q, plan, kc, c.rows, d);
+  const TensorSpec k_spec = KeysTransposedSpec(k, kc, d, c.keys);
+  const TensorSpec s_spec = ScoresSpec(plan, kc, c.rows, c.keys, Dtype::f32);
+  const TensorSpec softmax_spec{{c.heads * c.rows, c.keys}, {c.keys, 1}, Dtype::f32};
+  const TensorSpec p_spec = ScoresSpec(plan, kc, c.rows, c.keys, plan.pv_dtype);
+  const TensorSpec v_spec = ValuesSpec(v, kc, c.keys, dv);
+  const TensorSpec o_spec = RowsSpec(out, plan, kc, c.rows, dv);
+  const auto qk = Matmul(state, q_spec, k_spec, s_spec, p.scale, p.softcap, nt);
+  const auto softmax = Softmax(state, softmax_spec, nt);
+  const auto pv = Matmul(state, p_spec, v_spec, o_spec, 1.0f, 0.0f, nt);
+
+  const size_t count = static_cast<size_t>(c.heads * c.rows * c.keys);
+  float* scores = ws->scores.Reserve<float>(count);
+  float* probs = ws->probs.Reserve<float>(count);
+  executor->Execute(*qk, {{DNNL_ARG_SRC, executor->Memory(q_spec, q.base)},
+                          {DNNL_ARG_WEIGHTS, executor->Memory(k_spec, k.base)},
+                          {DNNL_ARG_DST, executor->Memory(s_spec, scores)}});
+  if (plan.mask_pass) MaskScores(p, c, scores, nt);
+  executor->Execute(*softmax, {{DNNL_ARG_SRC, executor->Memory(softmax_spec, scores)},
+                               {DNNL_ARG_DST, executor->Memory(softmax_spec, probs)}});
+  FinishRows(p, c, scores, probs, nt);
+  const void* pv_src = probs;
+  if (plan.pv_dtype == Dtype::bf16) {
+    uint16_t* probs16 = ws->probs16.Reserve<uint16_t>(count);
+    ConvertToBf16(probs, static_cast<int64_t>(count), probs16, nt);
+    pv_src = probs16;
+  }
+  executor->Execute(*pv, {{DNNL_ARG_SRC, executor->Memory(p_spec, pv_src)},
+                          {DNNL_ARG_WEIGHTS, executor->Memory(v_spec, v.base)},
+                          {DNNL_ARG_DST, executor->Memory(o_spec, out.base)}});
+  if (plan.stage_out) {
+    const View to = ViewOf(p.out, c.batch, c.row_begin, c.head_begin);
+    StoreBlockFromF32(reinterpret_cast<const float*>(out.base), c.rows, c.heads, dv,
+                      Block{to.base, p.out.dtype, to.row_stride, to.head_stride}, nt);
+  }
+  impl_parts[0] = qk->impl;
+  impl_parts[1] = pv->impl;
+}
+
 }  // namespace
 
 void RunAttention(EngineState& state, const mha_problem& p, std::string* impl) {
@@ -205,13 +269,13 @@ void RunAttention(EngineState& state, const mha_problem& p, std::string* impl) {
   const int64_t hq = p.num_heads, hkv = p.num_kv_heads, lk = p.kv_len;
   const int64_t d = p.head_dim, dv = p.v_head_dim;
   std::vector<KeyRange> visible(static_cast<size_t>(plan.chunk_rows));
-  std::string qk_impl, pv_impl;
+  std::string impl_parts[2];  // what the two matmuls ran on
 
   for (int64_t b = 0; b < p.batch; ++b) {
-    const View k = plan.stage_k ? Staged(p.k, b, 0, lk, hkv, d, &ws.k_staged, nt)
-                                : ViewOf(p.k, b, 0);
-    const View v = plan.stage_v ? Staged(p.v, b, 0, lk, hkv, dv, &ws.v_staged, nt)
-                                : ViewOf(p.v, b, 0);
+    const View k = plan.stage_k ? Staged(p.k, b, 0, 0, lk, hkv, d, &ws.k_staged, nt)
+                                : ViewOf(p.k, b, 0, 0);
+    const View v = plan.stage_v ? Staged(p.v, b, 0, 0, lk, hkv, dv, &ws.v_staged, nt)
+                                : ViewOf(p.v, b, 0, 0);
     for (int64_t i0 = 0; i0 < p.q_len; i0 += plan.chunk_rows) {
       Chunk c;
       c.batch = b;
@@ -226,64 +290,26 @@ void RunAttention(EngineState& state, const mha_problem& p, std::string* impl) {
         span.end = std::max(span.end, visible[r].end);
       }
       if (span.empty()) {
+        c.heads = hq;
         WriteForbiddenChunk(p, c);
         continue;
       }
       // Only the keys some row of the chunk sees, rounded up to a few distinct widths.
       c.keys = std::min(lk, RoundUp(span.end - span.begin, plan.key_granule));
       c.key_begin = std::min(span.begin, lk - c.keys);
-
-      const View q = plan.stage_q ? Staged(p.q, b, i0, c.rows, hq, d, &ws.q_staged, nt)
-                                  : ViewOf(p.q, b, i0);
-      const View out =
-          plan.stage_out
-              ? View{static_cast<char*>(ws.out_staged.Reserve(c.rows * hq * dv * sizeof(float))),
-                     Dtype::f32, hq * dv, dv}
-              : ViewOf(p.out, b, i0);
-      const View keys = Advanced(k, c.key_begin), values = Advanced(v, c.key_begin);
-
-      const TensorSpec q_spec = RowsSpec(q, plan, hkv, c.rows, d);
-      const TensorSpec k_spec = KeysTransposedSpec(keys, hkv, d, c.keys);
-      const TensorSpec s_spec = ScoresSpec(plan, hkv, c.rows, c.keys, Dtype::f32);
-      const TensorSpec softmax_spec{{hq * c.rows, c.keys}, {c.keys, 1}, Dtype::f32};
-      const TensorSpec p_spec = ScoresSpec(plan, hkv, c.rows, c.keys, plan.pv_dtype);
-      const TensorSpec v_spec = ValuesSpec(values, hkv, c.keys, dv);
-      const TensorSpec o_spec = RowsSpec(out, plan, hkv, c.rows, dv);
-      const auto qk = Matmul(state, q_spec, k_spec, s_spec, p.scale, p.softcap, nt);
-      const auto softmax = Softmax(state, softmax_spec, nt);
-      const auto pv = Matmul(state, p_spec, v_spec, o_spec, 1.0f, 0.0f, nt);
-
-      const size_t count = static_cast<size_t>(hq * c.rows * c.keys);
-      float* scores = ws.scores.Reserve<float>(count);
-      float* probs = ws.probs.Reserve<float>(count);
-      executor.Execute(*qk, {{DNNL_ARG_SRC, executor.Memory(q_spec, q.base)},
-                             {DNNL_ARG_WEIGHTS, executor.Memory(k_spec, keys.base)},
-                             {DNNL_ARG_DST, executor.Memory(s_spec, scores)}});
-      if (plan.mask_pass) MaskScores(p, c, scores, nt);
-      executor.Execute(*softmax, {{DNNL_ARG_SRC, executor.Memory(softmax_spec, scores)},
-                                  {DNNL_ARG_DST, executor.Memory(softmax_spec, probs)}});
-      FinishRows(p, c, scores, probs, nt);
-      const void* pv_src = probs;
-      if (plan.pv_dtype == Dtype::bf16) {
-        uint16_t* probs16 = ws.probs16.Reserve<uint16_t>(count);
-        ConvertToBf16(probs, static_cast<int64_t>(count), probs16, nt);
-        pv_src = probs16;
+      for (int64_t g0 = 0; g0 < hkv; g0 += plan.chunk_kv_heads) {
+        const int64_t kc = std::min(plan.chunk_kv_heads, hkv - g0);
+        c.head_begin = g0 * plan.group;
+        c.heads = kc * plan.group;
+        RunChunk(state, plan, p, c, Shifted(k, c.key_begin, g0), Shifted(v, c.key_begin, g0),
+                 &ws, &executor, impl_parts);
       }
-      executor.Execute(*pv, {{DNNL_ARG_SRC, executor.Memory(p_spec, pv_src)},
-                             {DNNL_ARG_WEIGHTS, executor.Memory(v_spec, values.base)},
-                             {DNNL_ARG_DST, executor.Memory(o_spec, out.base)}});
-      if (plan.stage_out) {
-        const View to = ViewOf(p.out, b, i0);
-        StoreBlockFromF32(reinterpret_cast<const float*>(out.base), c.rows, hq, dv,
-                          Block{to.base, p.out.dtype, to.row_stride, to.head_stride}, nt);
-      }
-      qk_impl = qk->impl;
-      pv_impl = pv->impl;
     }
   }
   const bool staged = plan.stage_q || plan.stage_k || plan.stage_v || plan.stage_out;
+  const std::string& qk_impl = impl_parts[0];
   *impl = qk_impl.empty() ? "none" : qk_impl;
-  if (pv_impl != qk_impl) *impl += "/" + pv_impl;
+  if (impl_parts[1] != qk_impl) *impl += "/" + impl_parts[1];
   if (staged) *impl += "+f32cvt";
 }
 

@@ -24,6 +24,7 @@ std::shared_ptr<const CachedPrimitive> PrimitiveCache::Get(
   if (found != entries_.end()) return found->second;
   auto entry = std::make_shared<const CachedPrimitive>(create());
   primitives_created.fetch_add(1, std::memory_order_relaxed);
+  if (entries_.size() >= kCapacity) entries_.clear();  // callers keep what they hold
   entries_.emplace(key, entry);
   return entry;
 }

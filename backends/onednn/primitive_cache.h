@@ -35,9 +35,13 @@ struct TensorSpec {
   void AppendTo(PrimitiveKey* key) const;
 };
 
-// Thread-safe: lookups and creations are serialised (creation is rare).
+// Thread-safe: lookups and creations are serialised (creation is rare). Holds at
+// most kCapacity primitives and starts over when full, so that a stream of new shapes
+// (a decode step per key length) cannot grow it without bound.
 class PrimitiveCache {
  public:
+  static constexpr size_t kCapacity = 1024;
+
   // Returns the primitive for `key`, calling `create` on a miss.
   std::shared_ptr<const CachedPrimitive> Get(
       const PrimitiveKey& key, const std::function<CachedPrimitive()>& create);

@@ -39,11 +39,11 @@ float VisibleMax(const float* row, KeyRange keys) {
 
 void MaskScores(const mha_problem& p, const Chunk& c, float* scores, int num_threads) {
   const int64_t n = c.keys;
-  const int64_t total = p.num_heads * c.rows;
+  const int64_t total = c.heads * c.rows;
 #pragma omp parallel for num_threads(num_threads) schedule(static) \
     if (total * n >= kMinParallelElements)
   for (int64_t hr = 0; hr < total; ++hr) {
-    const int64_t h = hr / c.rows, r = hr % c.rows;
+    const int64_t h = c.head_begin + hr / c.rows, r = hr % c.rows;
     float* row = scores + hr * n;
     const KeyRange keys = LocalRange(c, r);
     std::fill(row, row + keys.begin, kNegInf);
@@ -68,11 +68,11 @@ void MaskScores(const mha_problem& p, const Chunk& c, float* scores, int num_thr
 void FinishRows(const mha_problem& p, const Chunk& c, const float* scores, float* probs,
                 int num_threads) {
   const int64_t n = c.keys;
-  const int64_t total = p.num_heads * c.rows;
+  const int64_t total = c.heads * c.rows;
 #pragma omp parallel for num_threads(num_threads) schedule(static) \
     if (total * n >= kMinParallelElements)
   for (int64_t hr = 0; hr < total; ++hr) {
-    const int64_t h = hr / c.rows, r = hr % c.rows, i = c.row_begin + r;
+    const int64_t h = c.head_begin + hr / c.rows, r = hr % c.rows, i = c.row_begin + r;
     const float* logits = scores + hr * n;
     float* row = probs + hr * n;
     const KeyRange keys = LocalRange(c, r);
@@ -106,7 +106,7 @@ void FinishRows(const mha_problem& p, const Chunk& c, const float* scores, float
 void WriteForbiddenChunk(const mha_problem& p, const Chunk& c) {
   for (int64_t r = 0; r < c.rows; ++r) {
     const int64_t i = c.row_begin + r;
-    for (int64_t h = 0; h < p.num_heads; ++h) {
+    for (int64_t h = c.head_begin; h < c.head_begin + c.heads; ++h) {
       const int64_t out_row = RowOffset(p.out, c.batch, i, h);
       for (int64_t e = 0; e < p.v_head_dim; ++e) {
         mha::StoreFromF32(p.out.data, p.out.dtype, out_row + e, 0.0f);

@@ -2,9 +2,10 @@
 // chunk of logits; fixing up rows after the softmax (forbidden rows, lse, probs); and
 // the dtype conversions for operands that oneDNN cannot read as they are.
 //
-// A chunk holds `rows` queries [row_begin, row_begin + rows) of one batch entry
-// against keys [key_begin, key_begin + keys), for every query head. Its logits and
-// probabilities are dense f32 [Hq, rows, keys].
+// A chunk holds `rows` queries [row_begin, row_begin + rows) of one batch entry and
+// query heads [head_begin, head_begin + heads) against keys
+// [key_begin, key_begin + keys). Its logits and probabilities are dense f32
+// [heads, rows, keys].
 #ifndef MHA_BACKENDS_ONEDNN_ROW_OPS_H_
 #define MHA_BACKENDS_ONEDNN_ROW_OPS_H_
 
@@ -19,6 +20,7 @@ namespace onednn {
 struct Chunk {
   int64_t batch = 0;
   int64_t row_begin = 0, rows = 0;
+  int64_t head_begin = 0, heads = 0;
   int64_t key_begin = 0, keys = 0;
   const KeyRange* visible = nullptr;  // [rows]: absolute key ranges of each query
 };
