@@ -1,8 +1,9 @@
-// exp(x) for the online softmax, cheaper than hwy's Exp: the arguments are
-// differences to a running max (x <= 0) or -inf for masked keys.
+// exp(x) for x <= 0, cheaper than hwy's Exp: the online softmax only takes exp
+// of differences to a running max, or of -inf for masked keys.
 // Method (Cephes expf): x = n ln2 + r, |r| <= ln2/2, exp(r) by a degree-5 minimax
 // polynomial, 2^n by building the exponent bits. Relative error <= 2 ulp for
-// -87.3 <= x <= 88; returns exactly 0 for x < -87.3 (so exp(-inf) = 0).
+// -87.6 <= x <= 0. Below, x is clamped to -88, where n = -127 builds the bits of
+// +0: the result is exactly 0 (so exp(-inf) = 0) instead of a subnormal.
 #if defined(MHA_BACKENDS_HIGHWAY_FLASH_EXP_INL_H_) == defined(HWY_TARGET_TOGGLE)
 #ifdef MHA_BACKENDS_HIGHWAY_FLASH_EXP_INL_H_
 #undef MHA_BACKENDS_HIGHWAY_FLASH_EXP_INL_H_
@@ -20,8 +21,7 @@ namespace hn = hwy::HWY_NAMESPACE;
 template <class D, class V = hn::Vec<D>>
 HWY_INLINE V FastExp(D d, V x) {
   const hn::RebindToSigned<D> di;
-  const V lo = hn::Set(d, -87.3f);
-  const V xc = hn::Min(hn::Max(x, lo), hn::Set(d, 88.0f));
+  const V xc = hn::Max(x, hn::Set(d, -88.0f));
   const V n = hn::Round(hn::Mul(xc, hn::Set(d, 1.44269504088896341f)));
   V r = hn::NegMulAdd(n, hn::Set(d, 0.693359375f), xc);
   r = hn::NegMulAdd(n, hn::Set(d, -2.12194440e-4f), r);
@@ -34,8 +34,7 @@ HWY_INLINE V FastExp(D d, V x) {
   const V r2 = hn::Mul(r, r);
   const V er = hn::Add(hn::MulAdd(poly, r2, r), hn::Set(d, 1.0f));
   const auto bits = hn::ShiftLeft<23>(hn::Add(hn::ConvertTo(di, n), hn::Set(di, 127)));
-  const V result = hn::Mul(er, hn::BitCast(d, bits));
-  return hn::IfThenZeroElse(hn::Lt(x, lo), result);
+  return hn::Mul(er, hn::BitCast(d, bits));
 }
 
 }  // namespace HWY_NAMESPACE
