@@ -6,6 +6,7 @@
 #include <cstring>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <catch2/catch.hpp>
@@ -70,11 +71,11 @@ TEST_CASE("highway: large logits stay finite and accurate", "[highway]") {
   }
 }
 
-// Runs one f32 call on `threads` threads and returns out followed by lse.
-std::vector<float> RunWithThreads(int threads, int64_t q_len, int64_t kv_len, bool causal,
-                                  const std::vector<int32_t>* kv_lens) {
+// Runs one f32 call on `ctx` and returns out followed by lse.
+std::vector<float> RunCall(mha_context* ctx, int64_t q_len, int64_t kv_len, bool causal,
+                           const std::vector<int32_t>* kv_lens, uint64_t seed = 7) {
   const int64_t B = 2, Hq = 4, Hkv = 2, D = 40;
-  std::mt19937_64 rng(7);
+  std::mt19937_64 rng(seed);
   Dense q(B, q_len, Hq, D), k(B, kv_len, Hkv, D), v(B, kv_len, Hkv, D), out(B, q_len, Hq, D);
   q.Randomize(rng);
   k.Randomize(rng);
@@ -85,12 +86,17 @@ std::vector<float> RunWithThreads(int threads, int64_t q_len, int64_t kv_len, bo
   desc.causal = causal;
   desc.kv_lens = kv_lens ? kv_lens->data() : nullptr;
   desc.lse = lse.data();
-  ScopedContext ctx("highway");
-  REQUIRE(mha_context_set_num_threads(ctx.get(), threads) == MHA_OK);
-  REQUIRE(mha_attention(ctx.get(), q.get(), k.get(), v.get(), out.get(), &desc) == MHA_OK);
+  if (mha_attention(ctx, q.get(), k.get(), v.get(), out.get(), &desc) != MHA_OK) return {};
   std::vector<float> result = out.values;
   result.insert(result.end(), lse.begin(), lse.end());
   return result;
+}
+
+std::vector<float> RunWithThreads(int threads, int64_t q_len, int64_t kv_len, bool causal,
+                                  const std::vector<int32_t>* kv_lens) {
+  ScopedContext ctx("highway");
+  REQUIRE(mha_context_set_num_threads(ctx.get(), threads) == MHA_OK);
+  return RunCall(ctx.get(), q_len, kv_len, causal, kv_lens);
 }
 
 bool BitwiseEqual(const std::vector<float>& a, const std::vector<float>& b) {
@@ -109,6 +115,27 @@ TEST_CASE("highway: results do not depend on the thread count", "[highway]") {
     CHECK(BitwiseEqual(RunWithThreads(1, 2, 3000, true, nullptr),
                        RunWithThreads(3, 2, 3000, true, nullptr)));
   }
+}
+
+TEST_CASE("highway: one context serves several threads at once", "[highway]") {
+  ScopedContext ctx("highway");
+  REQUIRE(mha_context_set_num_threads(ctx.get(), 1) == MHA_OK);
+  // A prefill and a split-key decode, each checked against its run alone.
+  const std::vector<float> want_a = RunCall(ctx.get(), 200, 200, true, nullptr, 11);
+  const std::vector<float> want_b = RunCall(ctx.get(), 1, 2100, false, nullptr, 12);
+  REQUIRE(!want_a.empty());
+  REQUIRE(!want_b.empty());
+  std::vector<float> got_a, got_b;
+  std::thread a([&] {
+    for (int rep = 0; rep < 3; ++rep) got_a = RunCall(ctx.get(), 200, 200, true, nullptr, 11);
+  });
+  std::thread b([&] {
+    for (int rep = 0; rep < 3; ++rep) got_b = RunCall(ctx.get(), 1, 2100, false, nullptr, 12);
+  });
+  a.join();
+  b.join();
+  CHECK(BitwiseEqual(got_a, want_a));
+  CHECK(BitwiseEqual(got_b, want_b));
 }
 
 TEST_CASE("highway: fully masked rows give zeros and -inf, never NaN", "[highway]") {
