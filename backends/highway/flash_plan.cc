@@ -93,8 +93,8 @@ FlashPlan MakeFlashPlan(const mha_problem& p, bool bf16_dot) {
                         + kTileKeys * plan.dv_pad  // vt
                         + kTileKeys * rp           // st
                         + rp * plan.dv_pad         // o
-                        + 5 * rp                   // m, l, alpha, pos, slope
-                        + 3 * rp                   // begin, end, active (int32)
+                        + 4 * rp                   // m, l, alpha, slope
+                        + 4 * rp                   // pos, begin, end, active (int32)
                         + 2 * rp;                  // bias_offset (int64)
   return plan;
 }
@@ -118,8 +118,8 @@ FlashScratch CarveScratch(const FlashPlan& plan, float* base) {
   s.m = take(rp);
   s.l = take(rp);
   s.alpha = take(rp);
-  s.pos = take(rp);
   s.slope = take(rp);
+  s.pos = reinterpret_cast<int32_t*>(take(rp));
   s.begin = reinterpret_cast<int32_t*>(take(rp));
   s.end = reinterpret_cast<int32_t*>(take(rp));
   s.active = reinterpret_cast<int32_t*>(take(rp));

@@ -52,8 +52,8 @@ struct FlashScratch {
   float* m;       // [rows_pad] running max
   float* l;       // [rows_pad] running sum
   float* alpha;   // [rows_pad] rescale factor of the current tile
-  float* pos;     // [rows_pad] query position p(i)
   float* slope;   // [rows_pad] ALiBi slope of the row's head
+  int32_t* pos;     // [rows_pad] query position p(i)
   int32_t* begin;   // [rows_pad] first visible key
   int32_t* end;     // [rows_pad] one past the last visible key
   int32_t* active;  // [rows_pad] 1 when the row sees a key of the current tile

@@ -30,7 +30,7 @@ KeyRange SetupRows(const FlashPlan& plan, const ItemCoords& c, const FlashScratc
   const int64_t split_end = std::min(p.kv_len, split_begin + plan.split_len);
   KeyRange all{std::numeric_limits<int64_t>::max(), 0};
   for (int64_t r = 0; r < plan.rows_pad; ++r) {
-    s.pos[r] = 0.0f;
+    s.pos[r] = 0;
     s.slope[r] = 0.0f;
     s.begin[r] = 0;
     s.end[r] = 0;
@@ -40,7 +40,7 @@ KeyRange SetupRows(const FlashPlan& plan, const ItemCoords& c, const FlashScratc
     KeyRange keys = VisibleKeys(p, c.b, i);
     keys.begin = std::max(keys.begin, split_begin);
     keys.end = std::min(keys.end, split_end);
-    s.pos[r] = static_cast<float>(QueryPosition(p, c.b, i));
+    s.pos[r] = static_cast<int32_t>(QueryPosition(p, c.b, i));
     if (p.alibi_slopes) s.slope[r] = p.alibi_slopes[h];
     if (p.has_bias) s.bias_offset[r] = RowOffset(p.bias, c.b, h, i);
     if (keys.empty()) continue;

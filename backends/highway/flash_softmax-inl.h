@@ -39,7 +39,7 @@ HWY_INLINE hn::Vec<D> ScoreChunk(D d, const mha_problem& p, const FlashScratch& 
   const V scale = hn::Set(d, p.scale);
   const V cap = hn::Set(d, p.softcap);
   const V inv_cap = hn::Set(d, p.softcap > 0 ? 1.0f / p.softcap : 0.0f);
-  const V pos = hn::Load(d, s.pos + c);
+  const auto pos = hn::Load(di, s.pos + c);
   const V slope = hn::Load(d, s.slope + c);
   const auto begin = hn::Load(di, s.begin + c);
   const auto end = hn::Load(di, s.end + c);
@@ -58,7 +58,9 @@ HWY_INLINE hn::Vec<D> ScoreChunk(D d, const mha_problem& p, const FlashScratch& 
       x = hn::Add(x, hn::Load(d, bias_lanes));
     }
     if (p.alibi_slopes) {
-      x = hn::MulAdd(slope, hn::Sub(hn::Set(d, static_cast<float>(j)), pos), x);
+      // j - p(i) exactly in int32, then one rounding to f32.
+      const auto distance = hn::Sub(hn::Set(di, static_cast<int32_t>(j)), pos);
+      x = hn::MulAdd(slope, hn::ConvertTo(d, distance), x);
     }
     if (need_mask) {
       const auto jv = hn::Set(di, static_cast<int32_t>(j));
