@@ -108,13 +108,6 @@ void FlashItem(const FlashPlan& plan, int64_t item, float* scratch) {
   for (int64_t j0 = keys.begin; j0 < keys.end; j0 += kTileKeys) {
     const int64_t nk = std::min(kTileKeys, keys.end - j0);
     if (!MarkActiveRows(plan, s, j0, nk)) continue;
-    const int64_t next_nk = std::min(kTileKeys, keys.end - j0 - nk);
-    if (next_nk > 0) {
-      const T* k_next = static_cast<const T*>(p.k.data) + RowOffset(p.k, c.b, j0 + nk, c.g);
-      PrefetchRows(k_next, p.k.strides[1], next_nk, p.head_dim);
-      PrefetchRows(v_base + RowOffset(p.v, c.b, j0 + nk, c.g), p.v.strides[1], next_nk,
-                   p.v_head_dim);
-    }
     ScoreTile<T>(d, plan, c, s, j0, nk);
     for (int64_t r = 0; r < rp; r += n) {
       if (AnyActive(s.active + r, n)) {

@@ -9,6 +9,7 @@
 #include <cstdint>
 
 #include "dtype.h"
+#include "flash_plan.h"
 #include "hwy/highway.h"
 
 HWY_BEFORE_NAMESPACE();
@@ -37,21 +38,21 @@ HWY_INLINE float ScalarF32(const hwy::float16_t* p) {
   return F16ToF32(*reinterpret_cast<const uint16_t*>(p));
 }
 
-// Asks for rows [0, num_rows) of `cols` elements each before they are needed:
-// K/V rows of one head are strided (the other heads lie between them), which the
-// hardware prefetchers follow poorly. Into L2, not L1 (prefetcht1): a whole tile
-// ahead would evict the tile being computed from L1.
+// Asks for a row of `cols` elements one tile before it is needed: K/V rows of
+// one head are strided (the other heads lie between them), which the hardware
+// prefetchers follow poorly. Issued a row at a time inside the loops, so that few
+// are in flight at once (a burst of a whole tile overflows the miss buffers and
+// is dropped); into L2 (prefetcht1), so that it does not evict the current tile
+// from L1. Prefetching past the end of a buffer is harmless.
 template <typename T>
-HWY_INLINE void PrefetchRows(const T* src, int64_t stride, int64_t num_rows, int64_t cols) {
-  const int64_t bytes = cols * static_cast<int64_t>(sizeof(T));
-  for (int64_t r = 0; r < num_rows; ++r) {
-    const char* row = reinterpret_cast<const char*>(src + r * stride);
-    for (int64_t b = 0; b < bytes; b += 64) __builtin_prefetch(row + b, 0, 2);
-  }
+HWY_INLINE void PrefetchRow(const T* row, int64_t cols) {
+  const char* bytes = reinterpret_cast<const char*>(row);
+  const int64_t size = cols * static_cast<int64_t>(sizeof(T));
+  for (int64_t b = 0; b < size; b += 64) __builtin_prefetch(bytes + b, 0, 2);
 }
 
 // dst[r * dst_stride + c] = src[r * src_stride + c] for c < cols, zero for
-// cols <= c < pad_cols.
+// cols <= c < pad_cols. Prefetches the rows of the next tile.
 template <typename T>
 HWY_INLINE void RowsToF32(const T* src, int64_t src_stride, int64_t num_rows, int64_t cols,
                           float* dst, int64_t dst_stride, int64_t pad_cols) {
@@ -59,6 +60,7 @@ HWY_INLINE void RowsToF32(const T* src, int64_t src_stride, int64_t num_rows, in
   const int64_t n = static_cast<int64_t>(hn::Lanes(d));
   for (int64_t r = 0; r < num_rows; ++r) {
     const T* s = src + r * src_stride;
+    PrefetchRow(s + kTileKeys * src_stride, cols);
     float* t = dst + r * dst_stride;
     int64_t c = 0;
     for (; c + n <= cols; c += n) hn::StoreU(LoadF32(d, s + c), d, t + c);

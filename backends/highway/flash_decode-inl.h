@@ -56,6 +56,10 @@ HWY_INLINE void QkDotTile(D d, const T* HWY_RESTRICT k, int64_t k_stride, int64_
   for (int64_t r = 0; r < rows; r += kDotRows) {
     int64_t j = 0;
     for (; j + 2 <= nk; j += 2) {
+      if (r == 0) {
+        PrefetchRow(k + (j + kTileKeys) * k_stride, dim);
+        PrefetchRow(k + (j + 1 + kTileKeys) * k_stride, dim);
+      }
       QkDotBlock<2>(d, k + j * k_stride, k_stride, dim, q + r * dim, rows_pad,
                     st + j * rows_pad + r);
     }
