@@ -21,7 +21,7 @@ using Dtype = memory::data_type;
 
 constexpr int64_t kMatmulKind = 0, kSoftmaxKind = 1;
 
-// A chunk's scores and probs should stay in L2 (1 MiB per core where we measure) ...
+// A chunk's scores should stay in L2 (1 MiB per core where we measure) ...
 constexpr int64_t kCacheTarget = int64_t{1} << 20;
 // ... unless that leaves the matmuls fewer rows than this; then the budget rules.
 constexpr int64_t kMinRows = 64;
@@ -63,8 +63,8 @@ Plan MakePlan(const EngineState& state, const mha_problem& p) {
   plan.mask_pass = p.causal || p.window_left >= 0 || p.window_right >= 0 || p.kv_lens ||
                    p.has_bias || p.alibi_slopes;
 
-  // Bytes of scores and probs per query row of one kv head's group.
-  const int64_t group_row_bytes = plan.group * p.kv_len * (pv_bf16 ? 10 : 8);
+  // Bytes of scores (softmaxed in place) per query row of one kv head's group.
+  const int64_t group_row_bytes = plan.group * p.kv_len * (pv_bf16 ? 6 : 4);
   const int64_t budget = static_cast<int64_t>(state.scores_budget);
   const int64_t target = std::min(kCacheTarget, budget);
   int64_t rows = target / group_row_bytes;
@@ -231,14 +231,15 @@ void RunChunk(EngineState& state, const Plan& plan, const mha_problem& p, const 
 
   const size_t count = static_cast<size_t>(c.heads * c.rows * c.keys);
   float* scores = ws->scores.Reserve<float>(count);
-  float* probs = ws->probs.Reserve<float>(count);
+  float* row_max = ws->row_max.Reserve<float>(static_cast<size_t>(c.heads * c.rows));
   executor->Execute(*qk, {{DNNL_ARG_SRC, executor->Memory(q_spec, q.base)},
                           {DNNL_ARG_WEIGHTS, executor->Memory(k_spec, k.base)},
                           {DNNL_ARG_DST, executor->Memory(s_spec, scores)}});
-  if (plan.mask_pass) MaskScores(p, c, scores, nt);
-  executor->Execute(*softmax, {{DNNL_ARG_SRC, executor->Memory(softmax_spec, scores)},
-                               {DNNL_ARG_DST, executor->Memory(softmax_spec, probs)}});
-  FinishRows(p, c, scores, probs, nt);
+  PrepareRows(p, c, plan.mask_pass, scores, row_max, nt);
+  const memory scores_memory = executor->Memory(softmax_spec, scores);
+  executor->Execute(*softmax, {{DNNL_ARG_SRC, scores_memory}, {DNNL_ARG_DST, scores_memory}});
+  float* probs = scores;
+  FinishRows(p, c, probs, row_max, nt);
   const void* pv_src = probs;
   if (plan.pv_dtype == Dtype::bf16) {
     uint16_t* probs16 = ws->probs16.Reserve<uint16_t>(count);

@@ -26,18 +26,26 @@ KeyRange LocalRange(const Chunk& c, int64_t r) {
   return local;
 }
 
-// Max as the reference takes it: NaN never wins, so an all-NaN row gives -inf.
+// Max as the reference takes it: NaN never wins, so an all-NaN row gives -inf. Kept
+// in independent lanes so that the compiler vectorizes it (maxps keeps that order).
 float VisibleMax(const float* row, KeyRange keys) {
-  float max = kNegInf;
-  for (int64_t j = keys.begin; j < keys.end; ++j) {
-    if (row[j] > max) max = row[j];
+  constexpr int kLanes = 16;
+  float lanes[kLanes];
+  std::fill(lanes, lanes + kLanes, kNegInf);
+  int64_t j = keys.begin;
+  for (; j + kLanes <= keys.end; j += kLanes) {
+    for (int k = 0; k < kLanes; ++k) lanes[k] = row[j + k] > lanes[k] ? row[j + k] : lanes[k];
   }
+  float max = kNegInf;
+  for (; j < keys.end; ++j) max = row[j] > max ? row[j] : max;
+  for (int k = 0; k < kLanes; ++k) max = lanes[k] > max ? lanes[k] : max;
   return max;
 }
 
 }  // namespace
 
-void MaskScores(const mha_problem& p, const Chunk& c, float* scores, int num_threads) {
+void PrepareRows(const mha_problem& p, const Chunk& c, bool mask, float* scores,
+                 float* row_max, int num_threads) {
   const int64_t n = c.keys;
   const int64_t total = c.heads * c.rows;
 #pragma omp parallel for num_threads(num_threads) schedule(static) \
@@ -46,26 +54,29 @@ void MaskScores(const mha_problem& p, const Chunk& c, float* scores, int num_thr
     const int64_t h = c.head_begin + hr / c.rows, r = hr % c.rows;
     float* row = scores + hr * n;
     const KeyRange keys = LocalRange(c, r);
-    std::fill(row, row + keys.begin, kNegInf);
-    std::fill(row + keys.end, row + n, kNegInf);
-    const int64_t i = c.row_begin + r;
-    if (p.has_bias) {
-      const float* bias = static_cast<const float*>(p.bias.data) +
-                          RowOffset(p.bias, c.batch, h, i) + c.key_begin * p.bias.strides[3];
-      const int64_t stride = p.bias.strides[3];
-      for (int64_t j = keys.begin; j < keys.end; ++j) row[j] += bias[j * stride];
-    }
-    if (p.alibi_slopes) {
-      const float slope = p.alibi_slopes[h];
-      const int64_t first = c.key_begin - QueryPosition(p, c.batch, i);  // j - p(i) at j=0
-      for (int64_t j = keys.begin; j < keys.end; ++j) {
-        row[j] += slope * static_cast<float>(first + j);
+    if (mask) {
+      std::fill(row, row + keys.begin, kNegInf);
+      std::fill(row + keys.end, row + n, kNegInf);
+      const int64_t i = c.row_begin + r;
+      if (p.has_bias) {
+        const float* bias = static_cast<const float*>(p.bias.data) +
+                            RowOffset(p.bias, c.batch, h, i) + c.key_begin * p.bias.strides[3];
+        const int64_t stride = p.bias.strides[3];
+        for (int64_t j = keys.begin; j < keys.end; ++j) row[j] += bias[j * stride];
+      }
+      if (p.alibi_slopes) {
+        const float slope = p.alibi_slopes[h];
+        const int64_t first = c.key_begin - QueryPosition(p, c.batch, i);  // j - p(i) at 0
+        for (int64_t j = keys.begin; j < keys.end; ++j) {
+          row[j] += slope * static_cast<float>(first + j);
+        }
       }
     }
+    row_max[hr] = VisibleMax(row, keys);
   }
 }
 
-void FinishRows(const mha_problem& p, const Chunk& c, const float* scores, float* probs,
+void FinishRows(const mha_problem& p, const Chunk& c, float* probs, const float* row_max,
                 int num_threads) {
   const int64_t n = c.keys;
   const int64_t total = c.heads * c.rows;
@@ -73,23 +84,17 @@ void FinishRows(const mha_problem& p, const Chunk& c, const float* scores, float
     if (total * n >= kMinParallelElements)
   for (int64_t hr = 0; hr < total; ++hr) {
     const int64_t h = c.head_begin + hr / c.rows, r = hr % c.rows, i = c.row_begin + r;
-    const float* logits = scores + hr * n;
     float* row = probs + hr * n;
     const KeyRange keys = LocalRange(c, r);
-    bool forbidden = keys.empty();
-    float max = kNegInf;
-    if (!forbidden && (p.lse || std::isnan(row[keys.begin]))) {
-      max = VisibleMax(logits, keys);
-      forbidden = max == kNegInf;
-    }
+    // No visible key, or only -inf logits: the softmax gave NaN; the row is zero.
+    const bool forbidden = keys.empty() || row_max[hr] == kNegInf;
     if (forbidden) std::fill(row, row + n, 0.0f);
     if (p.lse) {
-      float lse = kNegInf;
-      if (!forbidden) {
-        // The softmax gives exp(0) / sum at a row maximum, so lse = max + log(sum).
-        const int64_t at = std::find(logits + keys.begin, logits + keys.end, max) - logits;
-        lse = max - std::log(row[at]);
-      }
+      // At a row maximum the softmax gives exp(0) / sum, the largest probability, so
+      // lse = max + log(sum) = max - log(largest probability).
+      const float lse =
+          forbidden ? kNegInf
+                    : row_max[hr] - std::log(*std::max_element(row + keys.begin, row + keys.end));
       p.lse[(c.batch * p.num_heads + h) * p.q_len + i] = lse;
     }
     if (p.probs) {

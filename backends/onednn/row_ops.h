@@ -4,8 +4,8 @@
 //
 // A chunk holds `rows` queries [row_begin, row_begin + rows) of one batch entry and
 // query heads [head_begin, head_begin + heads) against keys
-// [key_begin, key_begin + keys). Its logits and probabilities are dense f32
-// [heads, rows, keys].
+// [key_begin, key_begin + keys). Its logits, then its probabilities, are dense f32
+// [heads, rows, keys], in one buffer.
 #ifndef MHA_BACKENDS_ONEDNN_ROW_OPS_H_
 #define MHA_BACKENDS_ONEDNN_ROW_OPS_H_
 
@@ -25,12 +25,16 @@ struct Chunk {
   const KeyRange* visible = nullptr;  // [rows]: absolute key ranges of each query
 };
 
-// Adds bias and ALiBi to the visible logits and sets the others to -inf.
-void MaskScores(const mha_problem& p, const Chunk& c, float* scores, int num_threads);
+// Before the softmax: when `mask`, adds bias and ALiBi to the visible logits and
+// sets the others to -inf; always writes each row's largest visible logit (NaN never
+// wins, as in the reference) to row_max[heads * rows].
+void PrepareRows(const mha_problem& p, const Chunk& c, bool mask, float* scores,
+                 float* row_max, int num_threads);
 
-// After the softmax: zeroes rows with no visible key or whose visible logits are all
-// -inf (softmax gives NaN there), writes lse and the caller's probs when asked.
-void FinishRows(const mha_problem& p, const Chunk& c, const float* scores, float* probs,
+// After the softmax (in place): zeroes rows with no visible key or whose visible
+// logits are all -inf (the softmax gives NaN there), writes lse and the caller's probs
+// when asked.
+void FinishRows(const mha_problem& p, const Chunk& c, float* probs, const float* row_max,
                 int num_threads);
 
 // Writes what a chunk with no visible key at all gives: out 0, lse -inf, probs 0.
