@@ -253,6 +253,28 @@ TEST_CASE("onednn child: libdnnl missing", "[.onednn_child]") {
   CHECK_THAT(mha_last_error(), Contains("backend \"onednn\"") && Contains("libdnnX.so"));
 }
 
+TEST_CASE("MHA_MAX_ISA caps oneDNN for the whole process", "[onednn][plugin]") {
+  ScopedEnv isa("MHA_MAX_ISA", "sse4");
+  std::string output;
+  const int status = RunInFreshProcess("onednn child: isa cap", &output);
+  INFO(output);
+  CHECK(status == 0);
+}
+
+TEST_CASE("onednn child: isa cap", "[.onednn_child]") {
+  OnednnContext ctx;
+  REQUIRE(ctx.status() == MHA_OK);
+  Case c;
+  c.num_heads = 4, c.num_kv_heads = 2, c.q_len = 9, c.kv_len = 30, c.causal = true;
+  CheckAgainstReference(ctx.get(), c);
+  CHECK_THAT(mha_context_isa(ctx.get()), Contains("sse41"));
+  // The cap cannot change once oneDNN has run.
+  ScopedEnv other("MHA_MAX_ISA", "avx2");
+  ScopedContext second("onednn");
+  CHECK(second.status() == MHA_ERR_BACKEND_UNAVAILABLE);
+  CHECK_THAT(mha_last_error(), Contains("MHA_MAX_ISA=avx2") && Contains("process-wide"));
+}
+
 #endif  // MHA_ONEDNN_BUILTIN
 
 }  // namespace

@@ -32,6 +32,7 @@ constexpr char kBudgetVariable[] = "MHA_ONEDNN_SCORES_BUDGET_MB";
 
 struct Instance {
   EngineState state;
+  std::string effective_isa;  // oneDNN's, under the cap: "avx2"
   std::mutex names_mutex;
   std::set<std::string> names;  // every impl name reported so far; nodes never move
   std::atomic<const char*> last_impl{""};
@@ -171,7 +172,8 @@ mha_status Create(const mha_backend_config* config, void** instance,
     auto created = std::make_unique<Instance>();
     created->state.scores_budget = budget;
     created->state.fast_bf16 = HasFastBf16(created->state.engine);
-    created->SetLastImpl(EffectiveIsaName());
+    created->effective_isa = EffectiveIsaName();
+    created->SetLastImpl(created->effective_isa);
     *instance = created.release();
     return MHA_OK;
   });
@@ -194,6 +196,10 @@ mha_status Attention(void* instance, const mha_problem* problem,
   return Guarded(report, [&] {
     std::string impl;
     onednn::RunAttention(self.state, *problem, &impl);
+    // gemm:jit does not say which ISA it runs: name it.
+    if (impl.find("avx") == std::string::npos && impl.find("sse") == std::string::npos) {
+      impl += "@" + self.effective_isa;
+    }
     std::snprintf(report->impl, sizeof report->impl, "onednn:%s", impl.c_str());
     self.SetLastImpl(impl);
     return MHA_OK;
