@@ -124,7 +124,7 @@ TensorSpec RowsSpec(const View& v, const Plan& plan, int64_t kv_heads, int64_t r
   return {{kv_heads, g, rows, dim}, {g * hs, hs, v.row_stride, 1}, v.dtype};
 }
 
-// Dense [Hq, rows, keys] in the same {Hkv, a, m, keys} split as RowsSpec.
+// A chunk's dense [heads, rows, keys] scores, split {kv heads, a, m, keys} as RowsSpec.
 TensorSpec ScoresSpec(const Plan& plan, int64_t kv_heads, int64_t rows, int64_t keys,
                       Dtype dtype) {
   const int64_t a = rows == 1 ? 1 : plan.group, m = rows == 1 ? plan.group : rows;
@@ -178,6 +178,7 @@ class OmpThreads {
   int saved_;
 };
 
+// Runs cached primitives of one call on its stream, with the call's scratchpad.
 class ChunkExecutor {
  public:
   ChunkExecutor(EngineState& state, Workspace& workspace)
