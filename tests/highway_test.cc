@@ -44,16 +44,22 @@ TEST_CASE("highway: conformance grid on every target", "[highway]") {
     REQUIRE(ctx.status() == MHA_OK);
     INFO("target " << hwy::TargetName(target));
     CHECK(std::string(mha_context_isa(ctx.get())) == hwy::TargetName(target));
-    for (const Case& c : RandomCases(/*seed=*/3, /*count=*/160, /*max_len=*/300, kHeadDims)) {
+    // The grid costs the f64 reference most of the time (CI also runs it under
+    // sanitizers), so each target gets its own draw of cases.
+    for (const Case& c : RandomCases(/*seed=*/target, /*count=*/100, /*max_len=*/300,
+                                     kHeadDims)) {
       CheckAgainstReference(ctx.get(), c);
     }
-    // A few long ones: tiles, splits and q blocks all cross their edges.
-    for (const Case& c : RandomCases(/*seed=*/4, /*count=*/3, /*max_len=*/1200, {64, 80})) {
-      Case big = c;
-      big.q_len = c.q_len % 2 ? 1 : 1100;
-      big.kv_len = 1300;
+    // Long ones, where key splits (decode), q blocks and tiles all cross their edges.
+    const std::vector<Case> longs = RandomCases(/*seed=*/target + 1, 2, /*max_len=*/50, {64, 80});
+    for (size_t n = 0; n < longs.size(); ++n) {
+      Case big = longs[n];
+      const bool decode = n == 0;  // over a GQA group; then a prefill
       big.batch = 1;
-      big.num_heads = 2 * big.num_kv_heads;
+      big.num_kv_heads = 1;
+      big.num_heads = decode ? 4 : 1;
+      big.q_len = decode ? 1 : 1030;
+      big.kv_len = 1300;
       big.probs = false;
       CheckAgainstReference(ctx.get(), big);
     }
