@@ -3,6 +3,7 @@
 // determinism across thread counts (also on the split-key decode path), fully
 // masked rows, and large logits.
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <random>
 #include <string>
@@ -63,6 +64,32 @@ TEST_CASE("highway: conformance grid on every target", "[highway]") {
       big.probs = false;
       CheckAgainstReference(ctx.get(), big);
     }
+  }
+}
+
+// The best compiled and supported target at or below `cap` (a Highway target bit).
+std::string ExpectedTarget(int64_t cap) {
+  for (int64_t target : Targets()) {
+    if (target >= cap) return hwy::TargetName(target);
+  }
+  return "SCALAR";
+}
+
+TEST_CASE("highway: MHA_MAX_ISA caps the target", "[highway]") {
+  const struct {
+    const char* level;
+    int64_t cap;
+  } kLevels[] = {{"scalar", HWY_SCALAR},      {"sse4", HWY_SSE4},
+                 {"avx2", HWY_AVX2},          {"avx512", HWY_AVX3},
+                 {"avx512_bf16", HWY_AVX3_DL}, {"native", HWY_AVX3_DL}};
+  for (const auto& level : kLevels) {
+    setenv("MHA_MAX_ISA", level.level, 1);
+    ScopedContext ctx("highway");
+    unsetenv("MHA_MAX_ISA");
+    REQUIRE(ctx.status() == MHA_OK);
+    INFO("MHA_MAX_ISA=" << level.level);
+    CHECK(mha_context_isa(ctx.get()) == ExpectedTarget(level.cap));
+    CheckAgainstReference(ctx.get(), RandomCases(/*seed=*/6, 1, 100, {64})[0]);
   }
 }
 
