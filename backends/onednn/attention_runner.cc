@@ -99,14 +99,15 @@ View ViewOf(const mha_tensor& t, int64_t b, int64_t s, int64_t h) {
   return View{base, DnnlType(t.dtype), t.strides[1], t.strides[2]};
 }
 
-// Converts rows x heads x dim of `t` from [b, s, h, 0] on into `buffer` as dense f32.
+// Converts rows x heads x dim of `t` from [b, s, h, 0] on into `buffer` as dense f32,
+// head-major, so that each head's rows are contiguous for the matmuls.
 View Staged(const mha_tensor& t, int64_t b, int64_t s, int64_t h, int64_t rows,
             int64_t heads, int64_t dim, Buffer* buffer, int num_threads) {
   const View from = ViewOf(t, b, s, h);
   float* to = buffer->Reserve<float>(static_cast<size_t>(rows * heads * dim));
   ConvertBlockToF32(Block{from.base, t.dtype, from.row_stride, from.head_stride}, rows,
                     heads, dim, to, num_threads);
-  return View{reinterpret_cast<char*>(to), Dtype::f32, heads * dim, dim};
+  return View{reinterpret_cast<char*>(to), Dtype::f32, dim, rows * dim};
 }
 
 View Shifted(View v, int64_t rows, int64_t heads) {

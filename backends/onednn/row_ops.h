@@ -47,9 +47,10 @@ struct Block {
   int64_t row_stride, head_stride;  // in elements; the dim stride is 1
 };
 
-// Copies a block into dense f32 [rows, heads, dim] (widening is exact).
+// Copies a block into dense f32 [heads, rows, dim], head-major so that each head's
+// rows are contiguous for the matmuls (widening is exact).
 void ConvertBlockToF32(const Block& src, int64_t rows, int64_t heads, int64_t dim, float* dst,
-                  int num_threads);
+                       int num_threads);
 
 // Stores dense f32 [rows, heads, dim] into a block, rounding to nearest even.
 void StoreBlockFromF32(const float* src, int64_t rows, int64_t heads, int64_t dim,
