@@ -62,6 +62,20 @@ void MergeSplits(const FlashPlan& plan, int64_t base_item) {
   }
 }
 
+// The item run at step `k`. Items are numbered (b, kv head, q block, split); with
+// splits the kv head varies fastest instead, so that consecutive items read the
+// neighbouring heads of the same keys (in BSHD these share pages and DRAM rows)
+// rather than striding through one head.
+int64_t ItemAtStep(const FlashPlan& plan, int64_t k) {
+  if (plan.num_splits == 1) return k;
+  const int64_t heads = plan.p->num_kv_heads;
+  const int64_t g = k % heads;
+  const int64_t split = k / heads % plan.num_splits;
+  const int64_t qb = k / heads / plan.num_splits % plan.num_q_blocks;
+  const int64_t b = k / heads / plan.num_splits / plan.num_q_blocks;
+  return ((b * heads + g) * plan.num_q_blocks + qb) * plan.num_splits + split;
+}
+
 }  // namespace
 
 FlashPlan MakeFlashPlan(const mha_problem& p, bool bf16_dot) {
@@ -142,7 +156,7 @@ void RunFlash(const FlashPlan& plan, FlashItemFn item_fn, float* scratch) {
   {
     float* mine = scratch + omp_get_thread_num() * plan.scratch_floats;
 #pragma omp for schedule(dynamic, 1)
-    for (int64_t item = 0; item < num_items; ++item) item_fn(plan, item, mine);
+    for (int64_t k = 0; k < num_items; ++k) item_fn(plan, ItemAtStep(plan, k), mine);
     if (merge) {
 #pragma omp for schedule(dynamic, 1)
       for (int64_t base = 0; base < base_items; ++base) MergeSplits(plan, base);
