@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Runs mha-info, mha_bench and the peers, then writes reports/<cpu>/ with README.md,
-the raw JSON (data/) and the plots (PNG and SVG).
+the raw JSON (data/) and the plots (PNG and SVG); --quick writes reports/<cpu>-quick/.
 
   report.py [--quick] [--build build-report] [--no-peers] [--bench-args "..."]
   report.py --render reports/<cpu>       re-render an existing report from its data/
@@ -89,7 +89,8 @@ def measure(args):
     build = pathlib.Path(args.build)
     bench, info_tool = build / "bin" / "mha_bench", build / "bin" / "mha-info"
     info = json.loads(subprocess.check_output([str(info_tool), "--json"]))
-    out_dir = pathlib.Path(args.out_root) / slug(info)
+    # A quick run never replaces a full report of the same CPU.
+    out_dir = pathlib.Path(args.out_root) / (slug(info) + ("-quick" if args.quick else ""))
     data = out_dir / "data"
     data.mkdir(parents=True, exist_ok=True)
     (data / "info.json").write_text(json.dumps(info, indent=1))
