@@ -76,7 +76,9 @@ HWY_INLINE void ProbsPass(D d, const FlashPlan& plan, const ItemCoords& c,
     if (MarkActiveRows(plan, s, j0, nk)) {
       ScoreTile<T>(d, plan, c, s, j0, nk);
       for (int64_t r = 0; r < plan.rows_pad; r += n) {
-        if (AnyActive(s.active + r, n)) ScoreChunk(d, p, s, plan.rows_pad, r, j0, nk);
+        if (AnyActive(s.active + r, n)) {
+          ScoreChunk(d, p, s, plan.rows_pad, r, j0, nk, !UseBf16Dot<T>(plan));
+        }
       }
     }
     WriteProbsTile(plan, c, s, j0, nk);
@@ -111,7 +113,7 @@ void FlashItem(const FlashPlan& plan, int64_t item, float* scratch) {
     ScoreTile<T>(d, plan, c, s, j0, nk);
     for (int64_t r = 0; r < rp; r += n) {
       if (AnyActive(s.active + r, n)) {
-        const auto tile_max = ScoreChunk(d, p, s, rp, r, j0, nk);
+        const auto tile_max = ScoreChunk(d, p, s, rp, r, j0, nk, !UseBf16Dot<T>(plan));
         OnlineSoftmaxChunk(d, s, rp, r, nk, tile_max);
       } else {
         ZeroChunk(d, s, rp, r, nk);

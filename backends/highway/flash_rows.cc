@@ -72,7 +72,7 @@ void PackQ(const FlashPlan& plan, const ItemCoords& c, float* qt) {
     const int64_t i = c.i0 + r / plan.group, h = c.g * plan.group + r % plan.group;
     const int64_t offset = RowOffset(p.q, c.b, i, h);
     for (int64_t d = 0; d < p.head_dim; ++d) {
-      qt[d * rp + r] = LoadAsF32(p.q.data, p.q.dtype, offset + d);
+      qt[d * rp + r] = p.scale * LoadAsF32(p.q.data, p.q.dtype, offset + d);
     }
   }
 }
@@ -85,7 +85,7 @@ void PackQRows(const FlashPlan& plan, const ItemCoords& c, float* q) {
     const int64_t i = c.i0 + r / plan.group, h = c.g * plan.group + r % plan.group;
     const int64_t offset = RowOffset(p.q, c.b, i, h);
     for (int64_t d = 0; d < p.head_dim; ++d) {
-      q[r * p.head_dim + d] = LoadAsF32(p.q.data, p.q.dtype, offset + d);
+      q[r * p.head_dim + d] = p.scale * LoadAsF32(p.q.data, p.q.dtype, offset + d);
     }
   }
 }

@@ -24,10 +24,12 @@ namespace HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
 
 // Final logits of rows [c, c + Lanes) for keys j0 + [0, nk), in place; returns
-// their max per row.
+// their max per row. `scaled`: the dots already include the scale (Q was packed
+// scaled).
 template <class D>
 HWY_INLINE hn::Vec<D> ScoreChunk(D d, const mha_problem& p, const FlashScratch& s,
-                                 int64_t rows_pad, int64_t c, int64_t j0, int64_t nk) {
+                                 int64_t rows_pad, int64_t c, int64_t j0, int64_t nk,
+                                 bool scaled) {
   using V = hn::Vec<D>;
   const hn::RebindToSigned<D> di;
   const int64_t n = static_cast<int64_t>(hn::Lanes(d));
@@ -36,7 +38,13 @@ HWY_INLINE hn::Vec<D> ScoreChunk(D d, const mha_problem& p, const FlashScratch& 
   for (int64_t r = c; r < c + n; ++r) {
     need_mask = need_mask || s.begin[r] > j0 || s.end[r] < j0 + nk;
   }
-  const V scale = hn::Set(d, p.scale);
+  V max = neg_inf;
+  float* col = s.st + c;
+  if (scaled && !need_mask && p.softcap <= 0 && !p.has_bias && !p.alibi_slopes) {
+    for (int64_t jj = 0; jj < nk; ++jj) max = hn::Max(max, hn::Load(d, col + jj * rows_pad));
+    return max;
+  }
+  const V scale = hn::Set(d, scaled ? 1.0f : p.scale);
   const V cap = hn::Set(d, p.softcap);
   const V inv_cap = hn::Set(d, p.softcap > 0 ? 1.0f / p.softcap : 0.0f);
   const auto pos = hn::Load(di, s.pos + c);
@@ -45,8 +53,6 @@ HWY_INLINE hn::Vec<D> ScoreChunk(D d, const mha_problem& p, const FlashScratch& 
   const auto end = hn::Load(di, s.end + c);
   const float* bias = static_cast<const float*>(p.bias.data);
   HWY_ALIGN float bias_lanes[hn::MaxLanes(d)];
-  V max = neg_inf;
-  float* col = s.st + c;
   for (int64_t jj = 0; jj < nk; ++jj, col += rows_pad) {
     const int64_t j = j0 + jj;
     V x = hn::Mul(hn::Load(d, col), scale);
