@@ -19,6 +19,7 @@
 #include "hwy/targets.h"
 #include "json_value.h"
 #include "mha/mha.h"
+#include "module_version.h"
 
 extern char** environ;
 
@@ -151,6 +152,8 @@ JsonValue Backends() {
       } else {
         b.Set("isa", mha_context_isa(ctx));
         mha_context_destroy(ctx);
+        const std::string version = ModuleVersion(name);
+        if (!version.empty()) b.Set("module_version", version);
         JsonValue per_cap = JsonValue::Object();
         for (const char* cap : kIsaCaps) per_cap.Set(cap, IsaUnderCap(name, cap));
         b.Set("isa_per_MHA_MAX_ISA", std::move(per_cap));

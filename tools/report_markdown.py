@@ -49,6 +49,8 @@ def machine(info, context, command):
     for b in info["backends"]:
         state = f"ISA {b['isa']}" if b.get("available") and "isa" in b else \
             f"not available: {b.get('reason', '?')}"
+        if b.get("module_version"):
+            state += f", module version {b['module_version']}"
         lines.append(f"- backend **{b['name']}**: {state}")
     env = info.get("env") or {}
     if env:
