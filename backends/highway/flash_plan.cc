@@ -62,12 +62,14 @@ void MergeSplits(const FlashPlan& plan, int64_t base_item) {
   }
 }
 
-// The item run at step `k`. Items are numbered (b, kv head, q block, split); with
-// splits the kv head varies fastest instead, so that consecutive items read the
+// The item run at step `k`. Items are numbered (b, kv head, q block, split).
+// Without splits they run last first: under a causal mask the last q blocks see
+// the most keys, and starting the longest items first balances the threads. With
+// splits the kv head varies fastest, so that consecutive items read the
 // neighbouring heads of the same keys (in BSHD these share pages and DRAM rows)
 // rather than striding through one head.
 int64_t ItemAtStep(const FlashPlan& plan, int64_t k) {
-  if (plan.num_splits == 1) return k;
+  if (plan.num_splits == 1) return plan.num_items - 1 - k;
   const int64_t heads = plan.p->num_kv_heads;
   const int64_t g = k % heads;
   const int64_t split = k / heads % plan.num_splits;
