@@ -29,8 +29,8 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 HOW_TO_READ = """\
 ## How to read this report
 
-- Every figure is a median or best-of run of one attention call, `mha_bench` names it
-  `<backend>/<isa>/<shape>/<dtype>/threads:<n>`. Shapes are design.md §6 (`--quick`: the
+- Every mha_bench figure is the mean time per call of one Google Benchmark run (calls
+  repeated for at least 0.5 s), named `<backend>/<isa>/<shape>/<dtype>/threads:<n>`. Shapes are design.md §6 (`--quick`: the
   small `tiny*` shapes); dtypes: `f32`, `bf16` (Q, K, V and O), `f32q-bf16kv` (f32 Q/O
   over a bf16 K/V cache).
 - Compute-bound cells are `GFLOP/s (% of the f32 FMA peak)`, with FLOPs =
