@@ -2,13 +2,14 @@
 import matplotlib
 
 matplotlib.use("Agg")
+matplotlib.rcParams["svg.hashsalt"] = "mha"  # the same plot gives the same SVG
 import matplotlib.pyplot as plt  # noqa: E402
 
 
 def _save(fig, out_dir, name):
     fig.tight_layout()
-    for ext in ("png", "svg"):
-        fig.savefig(out_dir / f"{name}.{ext}", dpi=110)
+    fig.savefig(out_dir / f"{name}.png", dpi=110)
+    fig.savefig(out_dir / f"{name}.svg", metadata={"Date": None})
     plt.close(fig)
     return [f"{name}.png", f"{name}.svg"]
 
