@@ -202,5 +202,26 @@ TEST_CASE("highway: fully masked rows give zeros and -inf, never NaN", "[highway
   CHECK(std::isfinite(lse[Lq + 1]));
 }
 
+TEST_CASE("highway: Inf and NaN in V reach only the rows that see them", "[highway]") {
+  const int64_t L = 70, D = 16;
+  std::mt19937_64 rng(10);
+  Dense q(1, L, 1, D), k(1, L, 1, D), v(1, L, 1, D), out(1, L, 1, D);
+  q.Randomize(rng);
+  k.Randomize(rng);
+  v.Randomize(rng);
+  v.at(0, L - 1, 0, 3) = NAN;  // the last key: under a causal mask, only the last row sees it
+  v.at(0, L - 2, 0, 5) = INFINITY;
+  mha_attention_desc desc;
+  mha_attention_desc_init(&desc);
+  desc.causal = 1;
+  ScopedContext ctx("highway");
+  REQUIRE(mha_attention(ctx.get(), q.get(), k.get(), v.get(), out.get(), &desc) == MHA_OK);
+  for (int64_t i = 0; i < L - 2; ++i) {
+    for (int64_t e = 0; e < D; ++e) CHECK(std::isfinite(out.at(0, i, 0, e)));
+  }
+  CHECK(std::isinf(out.at(0, L - 2, 0, 5)));
+  CHECK(std::isnan(out.at(0, L - 1, 0, 3)));
+}
+
 }  // namespace
 }  // namespace mha_test

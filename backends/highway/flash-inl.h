@@ -122,9 +122,13 @@ void FlashItem(const FlashPlan& plan, int64_t item, float* scratch) {
     RescaleRows(d, s.active, s.alpha, rp, s.o, plan.dv_pad);
     // V is widened into a contiguous tile even for few rows: its rows are strided
     // by the other heads, and several passes over a strided tile conflict in L1.
-    RowsToF32(v_base + RowOffset(p.v, c.b, j0, c.g), p.v.strides[1], nk, p.v_head_dim, s.vt,
-              plan.dv_pad, plan.dv_pad);
-    PvTile(d, s.st, s.active, rp, s.vt, nk, plan.dv_pad, s.o);
+    const bool finite = RowsToF32(v_base + RowOffset(p.v, c.b, j0, c.g), p.v.strides[1], nk,
+                                  p.v_head_dim, s.vt, plan.dv_pad, plan.dv_pad);
+    if (finite) {
+      PvTile(d, s.st, s.active, rp, s.vt, nk, plan.dv_pad, s.o);
+    } else {
+      PvTileVisibleOnly(d, s, rp, j0, nk, plan.dv_pad);
+    }
   }
 
   if (plan.num_splits > 1) {

@@ -52,21 +52,33 @@ HWY_INLINE void PrefetchRow(const T* row, int64_t cols) {
 }
 
 // dst[r * dst_stride + c] = src[r * src_stride + c] for c < cols, zero for
-// cols <= c < pad_cols. Prefetches the rows of the next tile.
+// cols <= c < pad_cols. Prefetches the rows of the next tile. Returns whether
+// every element is finite.
 template <typename T>
-HWY_INLINE void RowsToF32(const T* src, int64_t src_stride, int64_t num_rows, int64_t cols,
+HWY_INLINE bool RowsToF32(const T* src, int64_t src_stride, int64_t num_rows, int64_t cols,
                           float* dst, int64_t dst_stride, int64_t pad_cols) {
   const hn::ScalableTag<float> d;
   const int64_t n = static_cast<int64_t>(hn::Lanes(d));
+  // x - x is 0 for a finite x and NaN for Inf or NaN.
+  auto non_finite = hn::Zero(d);
+  float scalar_non_finite = 0.0f;
   for (int64_t r = 0; r < num_rows; ++r) {
     const T* s = src + r * src_stride;
     PrefetchRow(s + kTileKeys * src_stride, cols);
     float* t = dst + r * dst_stride;
     int64_t c = 0;
-    for (; c + n <= cols; c += n) hn::StoreU(LoadF32(d, s + c), d, t + c);
-    for (; c < cols; ++c) t[c] = ScalarF32(s + c);
+    for (; c + n <= cols; c += n) {
+      const auto x = LoadF32(d, s + c);
+      non_finite = hn::Add(non_finite, hn::Sub(x, x));
+      hn::StoreU(x, d, t + c);
+    }
+    for (; c < cols; ++c) {
+      t[c] = ScalarF32(s + c);
+      scalar_non_finite += t[c] - t[c];
+    }
     for (; c < pad_cols; ++c) t[c] = 0.0f;
   }
+  return hn::AllTrue(d, hn::Eq(non_finite, hn::Zero(d))) && scalar_non_finite == 0.0f;
 }
 
 }  // namespace HWY_NAMESPACE

@@ -8,8 +8,10 @@
 #define MHA_BACKENDS_HIGHWAY_FLASH_PV_INL_H_
 #endif
 
+#include <algorithm>
 #include <cstdint>
 
+#include "flash_plan.h"
 #include "flash_rows.h"
 #include "hwy/highway.h"
 
@@ -91,6 +93,24 @@ HWY_INLINE void PvTile(D d, const float* HWY_RESTRICT pt, const int32_t* active,
   // rows_pad is a multiple of 16: what is left is a multiple of 2.
   for (; r < rows_pad; r += 2) {
     if (AnyActive(active + r, 2)) PvRows<2>(d, pt + r, rows_pad, v, nk, dv_pad, o + r * dv_pad);
+  }
+}
+
+// o += P V like PvTile, but each active row only over the keys it sees, for a
+// tile whose V holds Inf or NaN: 0 * Inf would put NaN into rows that never see
+// that key.
+template <class D>
+HWY_INLINE void PvTileVisibleOnly(D d, const FlashScratch& s, int64_t rows_pad, int64_t j0,
+                                  int64_t nk, int64_t dv_pad) {
+  const int64_t n = static_cast<int64_t>(hn::Lanes(d));
+  for (int64_t r = 0; r < rows_pad; ++r) {
+    if (!s.active[r]) continue;
+    const int64_t first = std::max<int64_t>(s.begin[r], j0) - j0;
+    const int64_t last = std::min<int64_t>(s.end[r], j0 + nk) - j0;
+    for (int64_t e = 0; e < dv_pad; e += n) {
+      PvBlock<1, 1>(d, s.st + first * rows_pad + r, rows_pad, s.vt + first * dv_pad + e,
+                    dv_pad, last - first, s.o + r * dv_pad + e, dv_pad);
+    }
   }
 }
 
