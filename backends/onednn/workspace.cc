@@ -16,12 +16,15 @@ void* Buffer::Reserve(size_t bytes) {
   if (data_) munmap(data_, capacity_);
   data_ = nullptr;
   capacity_ = 0;
-  constexpr size_t kHugePage = size_t{2} << 20;
-  const size_t size = (bytes + kHugePage - 1) / kHugePage * kHugePage;
+  // Huge pages only for buffers of at least one: a small buffer in a huge page would
+  // cost 2 MiB of memory.
+  constexpr size_t kHugePage = size_t{2} << 20, kPage = size_t{4} << 10;
+  const size_t granule = bytes >= kHugePage ? kHugePage : kPage;
+  const size_t size = (bytes + granule - 1) / granule * granule;
   void* data = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (data == MAP_FAILED) throw std::bad_alloc();
 #ifdef MADV_HUGEPAGE
-  madvise(data, size, MADV_HUGEPAGE);  // advisory: fewer, cheaper first-touch faults
+  if (granule == kHugePage) madvise(data, size, MADV_HUGEPAGE);  // cheaper first touch
 #endif
   data_ = data;
   capacity_ = size;
