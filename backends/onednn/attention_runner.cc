@@ -44,7 +44,7 @@ struct Plan {
   bool mask_pass = false;
   int64_t chunk_rows = 1;      // queries per chunk
   int64_t chunk_kv_heads = 1;  // kv heads (each with its group of query heads) per chunk
-  int64_t key_granule = 1;  // a chunk's key span is rounded up to this (fewer shapes)
+  int64_t key_granule = 1;     // a chunk's key span is rounded up to this (fewer shapes)
 };
 
 Plan MakePlan(const EngineState& state, const mha_problem& p) {
@@ -101,12 +101,12 @@ View ViewOf(const mha_tensor& t, int64_t b, int64_t s, int64_t h) {
 
 // Converts rows x heads x dim of `t` from [b, s, h, 0] on into `buffer` as dense f32,
 // head-major, so that each head's rows are contiguous for the matmuls.
-View Staged(const mha_tensor& t, int64_t b, int64_t s, int64_t h, int64_t rows,
-            int64_t heads, int64_t dim, Buffer* buffer, int num_threads) {
+View Staged(const mha_tensor& t, int64_t b, int64_t s, int64_t h, int64_t rows, int64_t heads,
+            int64_t dim, Buffer* buffer, int num_threads) {
   const View from = ViewOf(t, b, s, h);
   float* to = buffer->Reserve<float>(static_cast<size_t>(rows * heads * dim));
-  ConvertBlockToF32(Block{from.base, t.dtype, from.row_stride, from.head_stride}, rows,
-                    heads, dim, to, num_threads);
+  ConvertBlockToF32(Block{from.base, t.dtype, from.row_stride, from.head_stride}, rows, heads, dim,
+                    to, num_threads);
   return View{reinterpret_cast<char*>(to), Dtype::f32, dim, rows * dim};
 }
 
@@ -118,16 +118,14 @@ View Shifted(View v, int64_t rows, int64_t heads) {
 
 // Q or out rows of a chunk as {Hkv, group, rows, dim}. A single row folds the group
 // into the M axis ({Hkv, 1, group, dim}) so that decode multiplies `group` rows at once.
-TensorSpec RowsSpec(const View& v, const Plan& plan, int64_t kv_heads, int64_t rows,
-                    int64_t dim) {
+TensorSpec RowsSpec(const View& v, const Plan& plan, int64_t kv_heads, int64_t rows, int64_t dim) {
   const int64_t g = plan.group, hs = v.head_stride;
   if (rows == 1) return {{kv_heads, 1, g, dim}, {g * hs, g * hs, hs, 1}, v.dtype};
   return {{kv_heads, g, rows, dim}, {g * hs, hs, v.row_stride, 1}, v.dtype};
 }
 
 // A chunk's dense [heads, rows, keys] scores, split {kv heads, a, m, keys} as RowsSpec.
-TensorSpec ScoresSpec(const Plan& plan, int64_t kv_heads, int64_t rows, int64_t keys,
-                      Dtype dtype) {
+TensorSpec ScoresSpec(const Plan& plan, int64_t kv_heads, int64_t rows, int64_t keys, Dtype dtype) {
   const int64_t a = rows == 1 ? 1 : plan.group, m = rows == 1 ? plan.group : rows;
   return {{kv_heads, a, m, keys}, {a * m * keys, m * keys, keys, 1}, dtype};
 }
@@ -142,9 +140,8 @@ TensorSpec ValuesSpec(const View& v, int64_t kv_heads, int64_t keys, int64_t dim
 }
 
 std::shared_ptr<const CachedPrimitive> Matmul(EngineState& state, const TensorSpec& src,
-                                              const TensorSpec& weights,
-                                              const TensorSpec& dst, float scale,
-                                              float softcap, int num_threads) {
+                                              const TensorSpec& weights, const TensorSpec& dst,
+                                              float scale, float softcap, int num_threads) {
   // Some implementations fix their thread split when created.
   PrimitiveKey key{kMatmulKind, num_threads, FloatBits(scale), FloatBits(softcap)};
   src.AppendTo(&key);
@@ -153,8 +150,7 @@ std::shared_ptr<const CachedPrimitive> Matmul(EngineState& state, const TensorSp
   return state.primitives.Get(key, [&] {
     const auto pd =
         MakeMatmulPd(state.engine, src.Desc(), weights.Desc(), dst.Desc(), scale, softcap);
-    return CachedPrimitive{dnnl::matmul(pd), pd.scratchpad_desc().get_size(),
-                           pd.impl_info_str()};
+    return CachedPrimitive{dnnl::matmul(pd), pd.scratchpad_desc().get_size(), pd.impl_info_str()};
   });
 }
 
@@ -211,8 +207,8 @@ void RunChunk(EngineState& state, const Plan& plan, const mha_problem& p, const 
               std::string impl_parts[2]) {
   const int nt = p.num_threads;
   const int64_t kc = c.heads / plan.group, d = p.head_dim, dv = p.v_head_dim;
-  const View q = plan.stage_q ? Staged(p.q, c.batch, c.row_begin, c.head_begin, c.rows,
-                                       c.heads, d, &ws->q_staged, nt)
+  const View q = plan.stage_q ? Staged(p.q, c.batch, c.row_begin, c.head_begin, c.rows, c.heads, d,
+                                       &ws->q_staged, nt)
                               : ViewOf(p.q, c.batch, c.row_begin, c.head_begin);
   const View out =
       plan.stage_out
@@ -275,10 +271,10 @@ void RunAttention(EngineState& state, const mha_problem& p, std::string* impl) {
   std::string impl_parts[2];  // what the two matmuls ran on
 
   for (int64_t b = 0; b < p.batch; ++b) {
-    const View k = plan.stage_k ? Staged(p.k, b, 0, 0, lk, hkv, d, &ws.k_staged, nt)
-                                : ViewOf(p.k, b, 0, 0);
-    const View v = plan.stage_v ? Staged(p.v, b, 0, 0, lk, hkv, dv, &ws.v_staged, nt)
-                                : ViewOf(p.v, b, 0, 0);
+    const View k =
+        plan.stage_k ? Staged(p.k, b, 0, 0, lk, hkv, d, &ws.k_staged, nt) : ViewOf(p.k, b, 0, 0);
+    const View v =
+        plan.stage_v ? Staged(p.v, b, 0, 0, lk, hkv, dv, &ws.v_staged, nt) : ViewOf(p.v, b, 0, 0);
     for (int64_t i0 = 0; i0 < p.q_len; i0 += plan.chunk_rows) {
       Chunk c;
       c.batch = b;
@@ -304,8 +300,8 @@ void RunAttention(EngineState& state, const mha_problem& p, std::string* impl) {
         const int64_t kc = std::min(plan.chunk_kv_heads, hkv - g0);
         c.head_begin = g0 * plan.group;
         c.heads = kc * plan.group;
-        RunChunk(state, plan, p, c, Shifted(k, c.key_begin, g0), Shifted(v, c.key_begin, g0),
-                 &ws, &executor, impl_parts);
+        RunChunk(state, plan, p, c, Shifted(k, c.key_begin, g0), Shifted(v, c.key_begin, g0), &ws,
+                 &executor, impl_parts);
       }
     }
   }

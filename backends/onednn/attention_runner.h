@@ -9,10 +9,10 @@
 #ifndef MHA_BACKENDS_ONEDNN_ATTENTION_RUNNER_H_
 #define MHA_BACKENDS_ONEDNN_ATTENTION_RUNNER_H_
 
-#include <oneapi/dnnl/dnnl.hpp>
-
 #include <cstddef>
 #include <string>
+
+#include <oneapi/dnnl/dnnl.hpp>
 
 #include "mha/backend.h"
 #include "primitive_cache.h"

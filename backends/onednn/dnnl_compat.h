@@ -57,12 +57,11 @@ inline SoftmaxPd MakeSoftmaxPd(const dnnl::engine& engine, const dnnl::memory::d
   dnnl::primitive_attr attr;
   attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
 #if DNNL_VERSION_MAJOR >= 3
-  return SoftmaxPd(engine, dnnl::prop_kind::forward_inference,
-                   dnnl::algorithm::softmax_accurate, src, dst, 1, attr);
+  return SoftmaxPd(engine, dnnl::prop_kind::forward_inference, dnnl::algorithm::softmax_accurate,
+                   src, dst, 1, attr);
 #else
   return SoftmaxPd(dnnl::softmax_v2_forward::desc(dnnl::prop_kind::forward_inference,
-                                                  dnnl::algorithm::softmax_accurate, src,
-                                                  dst, 1),
+                                                  dnnl::algorithm::softmax_accurate, src, dst, 1),
                    attr, engine);
 #endif
 }

@@ -2,8 +2,6 @@
 // where every exception becomes a status and a message.
 #include "onednn_backend.h"
 
-#include <oneapi/dnnl/dnnl.hpp>
-
 #include <atomic>
 #include <cerrno>
 #include <cstdio>
@@ -13,6 +11,8 @@
 #include <new>
 #include <set>
 #include <string>
+
+#include <oneapi/dnnl/dnnl.hpp>
 
 #include "attention_runner.h"
 #include "dnnl_compat.h"
@@ -117,7 +117,8 @@ bool ApplyIsaCap(mha_isa requested, std::string* error) {
     if (requested == applied_isa) return true;
     *error = std::string("MHA_MAX_ISA=") + IsaName(requested) +
              " cannot take effect: oneDNN's ISA cap is process-wide and an earlier context "
-             "fixed it at " + IsaName(applied_isa);
+             "fixed it at " +
+             IsaName(applied_isa);
     return false;
   }
   if (requested != MHA_ISA_NATIVE &&
@@ -159,8 +160,7 @@ bool ReadBudget(size_t* bytes, std::string* error) {
   return true;
 }
 
-mha_status Create(const mha_backend_config* config, void** instance,
-                  mha_backend_report* report) {
+mha_status Create(const mha_backend_config* config, void** instance, mha_backend_report* report) {
   *instance = nullptr;
   return Guarded(report, [&] {
     std::string error;
@@ -190,8 +190,7 @@ int Supports(const void*, const mha_problem*, mha_backend_report*) {
   return 1;
 }
 
-mha_status Attention(void* instance, const mha_problem* problem,
-                     mha_backend_report* report) {
+mha_status Attention(void* instance, const mha_problem* problem, mha_backend_report* report) {
   Instance& self = *static_cast<Instance*>(instance);
   return Guarded(report, [&] {
     std::string impl;

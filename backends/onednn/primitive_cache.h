@@ -4,8 +4,6 @@
 #ifndef MHA_BACKENDS_ONEDNN_PRIMITIVE_CACHE_H_
 #define MHA_BACKENDS_ONEDNN_PRIMITIVE_CACHE_H_
 
-#include <oneapi/dnnl/dnnl.hpp>
-
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -13,6 +11,8 @@
 #include <mutex>
 #include <string>
 #include <vector>
+
+#include <oneapi/dnnl/dnnl.hpp>
 
 namespace mha {
 namespace onednn {
@@ -43,8 +43,8 @@ class PrimitiveCache {
   static constexpr size_t kCapacity = 1024;
 
   // Returns the primitive for `key`, calling `create` on a miss.
-  std::shared_ptr<const CachedPrimitive> Get(
-      const PrimitiveKey& key, const std::function<CachedPrimitive()>& create);
+  std::shared_ptr<const CachedPrimitive> Get(const PrimitiveKey& key,
+                                             const std::function<CachedPrimitive()>& create);
 
  private:
   std::mutex mutex_;

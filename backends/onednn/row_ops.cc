@@ -44,12 +44,12 @@ float VisibleMax(const float* row, KeyRange keys) {
 
 }  // namespace
 
-void PrepareRows(const mha_problem& p, const Chunk& c, bool mask, float* scores,
-                 float* row_max, int num_threads) {
+void PrepareRows(const mha_problem& p, const Chunk& c, bool mask, float* scores, float* row_max,
+                 int num_threads) {
   const int64_t n = c.keys;
   const int64_t total = c.heads * c.rows;
-#pragma omp parallel for num_threads(num_threads) schedule(static) \
-    if (total * n >= kMinParallelElements)
+#pragma omp parallel for num_threads(num_threads) \
+    schedule(static) if (total * n >= kMinParallelElements)
   for (int64_t hr = 0; hr < total; ++hr) {
     const int64_t h = c.head_begin + hr / c.rows, r = hr % c.rows;
     float* row = scores + hr * n;
@@ -80,8 +80,8 @@ void FinishRows(const mha_problem& p, const Chunk& c, float* probs, const float*
                 int num_threads) {
   const int64_t n = c.keys;
   const int64_t total = c.heads * c.rows;
-#pragma omp parallel for num_threads(num_threads) schedule(static) \
-    if (total * n >= kMinParallelElements)
+#pragma omp parallel for num_threads(num_threads) \
+    schedule(static) if (total * n >= kMinParallelElements)
   for (int64_t hr = 0; hr < total; ++hr) {
     const int64_t h = c.head_begin + hr / c.rows, r = hr % c.rows, i = c.row_begin + r;
     float* row = probs + hr * n;
@@ -126,10 +126,10 @@ void WriteForbiddenChunk(const mha_problem& p, const Chunk& c) {
 }
 
 void ConvertBlockToF32(const Block& src, int64_t rows, int64_t heads, int64_t dim, float* dst,
-                  int num_threads) {
+                       int num_threads) {
   const int64_t total = rows * heads;
-#pragma omp parallel for num_threads(num_threads) schedule(static) \
-    if (total * dim >= kMinParallelElements)
+#pragma omp parallel for num_threads(num_threads) \
+    schedule(static) if (total * dim >= kMinParallelElements)
   for (int64_t rh = 0; rh < total; ++rh) {
     const int64_t r = rh / heads, h = rh % heads;
     const int64_t from = r * src.row_stride + h * src.head_stride;
@@ -143,11 +143,11 @@ void ConvertBlockToF32(const Block& src, int64_t rows, int64_t heads, int64_t di
   }
 }
 
-void StoreBlockFromF32(const float* src, int64_t rows, int64_t heads, int64_t dim,
-                  const Block& dst, int num_threads) {
+void StoreBlockFromF32(const float* src, int64_t rows, int64_t heads, int64_t dim, const Block& dst,
+                       int num_threads) {
   const int64_t total = rows * heads;
-#pragma omp parallel for num_threads(num_threads) schedule(static) \
-    if (total * dim >= kMinParallelElements)
+#pragma omp parallel for num_threads(num_threads) \
+    schedule(static) if (total * dim >= kMinParallelElements)
   for (int64_t rh = 0; rh < total; ++rh) {
     const int64_t r = rh / heads, h = rh % heads;
     const int64_t to = r * dst.row_stride + h * dst.head_stride;
@@ -157,8 +157,8 @@ void StoreBlockFromF32(const float* src, int64_t rows, int64_t heads, int64_t di
 }
 
 void ConvertToBf16(const float* src, int64_t count, uint16_t* dst, int num_threads) {
-#pragma omp parallel for num_threads(num_threads) schedule(static) \
-    if (count >= kMinParallelElements)
+#pragma omp parallel for num_threads(num_threads) \
+    schedule(static) if (count >= kMinParallelElements)
   for (int64_t i = 0; i < count; ++i) dst[i] = F32ToBF16(src[i]);
 }
 

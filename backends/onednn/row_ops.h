@@ -28,8 +28,8 @@ struct Chunk {
 // Before the softmax: when `mask`, adds bias and ALiBi to the visible logits and
 // sets the others to -inf; always writes each row's largest visible logit (NaN never
 // wins, as in the reference) to row_max[heads * rows].
-void PrepareRows(const mha_problem& p, const Chunk& c, bool mask, float* scores,
-                 float* row_max, int num_threads);
+void PrepareRows(const mha_problem& p, const Chunk& c, bool mask, float* scores, float* row_max,
+                 int num_threads);
 
 // After the softmax (in place): zeroes rows with no visible key or whose visible
 // logits are all -inf (the softmax gives NaN there), writes lse and the caller's probs
@@ -53,8 +53,8 @@ void ConvertBlockToF32(const Block& src, int64_t rows, int64_t heads, int64_t di
                        int num_threads);
 
 // Stores dense f32 [rows, heads, dim] into a block, rounding to nearest even.
-void StoreBlockFromF32(const float* src, int64_t rows, int64_t heads, int64_t dim,
-                  const Block& dst, int num_threads);
+void StoreBlockFromF32(const float* src, int64_t rows, int64_t heads, int64_t dim, const Block& dst,
+                       int num_threads);
 
 // bf16 copy (round to nearest even) of `count` contiguous floats.
 void ConvertToBf16(const float* src, int64_t count, uint16_t* dst, int num_threads);

@@ -34,10 +34,10 @@ class Buffer {
 
 // Everything one attention call needs besides the primitives.
 struct Workspace {
-  Buffer scores;     // f32 logits of a chunk, softmaxed in place: [heads, rows, keys]
-  Buffer row_max;    // f32 largest visible logit of each row
-  Buffer probs16;    // bf16 copy of the probs when the P x V matmul runs in bf16
-  Buffer q_staged;   // f32 copies of operands oneDNN cannot read as they are
+  Buffer scores;    // f32 logits of a chunk, softmaxed in place: [heads, rows, keys]
+  Buffer row_max;   // f32 largest visible logit of each row
+  Buffer probs16;   // bf16 copy of the probs when the P x V matmul runs in bf16
+  Buffer q_staged;  // f32 copies of operands oneDNN cannot read as they are
   Buffer k_staged;
   Buffer v_staged;
   Buffer out_staged;
