@@ -98,8 +98,8 @@ FlashPlan MakeFlashPlan(const mha_problem& p, bool bf16_dot) {
   plan.num_items = base_items * plan.num_splits;
   plan.dv_pad = RoundUp(p.v_head_dim, kFloatAlign);
   plan.partial_stride = 2 + plan.dv_pad;
-  plan.few_rows = plan.group * plan.q_block <= kFewRows && p.head_dim % kFloatAlign == 0 &&
-                  p.v_head_dim % kFloatAlign == 0;
+  // The decode QK^T runs whole vectors along head_dim.
+  plan.few_rows = plan.group * plan.q_block <= kFewRows && p.head_dim % kFloatAlign == 0;
   plan.bf16_dot = bf16_dot && !plan.few_rows;
 
   const int64_t d_pad = RoundUp(p.head_dim, kFloatAlign);
