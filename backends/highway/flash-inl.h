@@ -125,7 +125,7 @@ void FlashItem(const FlashPlan& plan, int64_t item, float* scratch) {
     const bool finite = RowsToF32(v_base + RowOffset(p.v, c.b, j0, c.g), p.v.strides[1], nk,
                                   p.v_head_dim, s.vt, plan.dv_pad, plan.dv_pad);
     if (finite) {
-      PvTile(d, s.st, s.active, rp, s.vt, nk, plan.dv_pad, s.o);
+      PvTile(d, s.st, s.active, (c.rows + 1) / 2 * 2, rp, s.vt, nk, plan.dv_pad, s.o);
     } else {
       PvTileVisibleOnly(d, s, rp, j0, nk, plan.dv_pad);
     }

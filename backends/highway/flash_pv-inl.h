@@ -79,19 +79,23 @@ HWY_NOINLINE void RescaleRows(D d, const int32_t* active, const float* alpha,
   }
 }
 
-// o += P V over keys [0, nk) of the tile (v: f32, dv_pad columns, zero-padded).
+// o += P V over keys [0, nk) of the tile (v: f32, dv_pad columns, zero-padded)
+// for rows [0, rows); rows is even (the rows past the item's last are padding).
 template <class D>
 HWY_INLINE void PvTile(D d, const float* HWY_RESTRICT pt, const int32_t* active,
-                       int64_t rows_pad, const float* HWY_RESTRICT v, int64_t nk,
-                       int64_t dv_pad, float* HWY_RESTRICT o) {
+                       int64_t rows, int64_t rows_pad, const float* HWY_RESTRICT v,
+                       int64_t nk, int64_t dv_pad, float* HWY_RESTRICT o) {
   int64_t r = 0;
-  for (; r + kPvRows <= rows_pad; r += kPvRows) {
+  for (; r + kPvRows <= rows; r += kPvRows) {
     if (AnyActive(active + r, kPvRows)) {
       PvRows<kPvRows>(d, pt + r, rows_pad, v, nk, dv_pad, o + r * dv_pad);
     }
   }
-  // rows_pad is a multiple of 16: what is left is a multiple of 2.
-  for (; r < rows_pad; r += 2) {
+  if (kPvRows > 4 && r + 4 <= rows) {
+    if (AnyActive(active + r, 4)) PvRows<4>(d, pt + r, rows_pad, v, nk, dv_pad, o + r * dv_pad);
+    r += 4;
+  }
+  for (; r < rows; r += 2) {
     if (AnyActive(active + r, 2)) PvRows<2>(d, pt + r, rows_pad, v, nk, dv_pad, o + r * dv_pad);
   }
 }
