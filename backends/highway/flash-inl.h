@@ -50,8 +50,9 @@ HWY_INLINE void ScoreTile(D d, const FlashPlan& plan, const ItemCoords& c,
   const T* k = static_cast<const T*>(p.k.data) + RowOffset(p.k, c.b, j0, c.g);
   const int64_t k_stride = p.k.strides[1];
   if (plan.few_rows) {
-    QkDotTile(d, k, k_stride, nk, p.head_dim, s.qt, (c.rows + 3) / 4 * 4, plan.rows_pad,
-              s.st);
+    const T* v = static_cast<const T*>(p.v.data) + RowOffset(p.v, c.b, j0, c.g);
+    QkDotTile(d, k, k_stride, nk, p.head_dim, s.qt, (c.rows + 3) / 4 * 4, plan.rows_pad, s.st,
+              v, p.v.strides[1], p.v_head_dim);
   } else if (UseBf16Dot<T>(plan)) {
     QkTileBf16Avx512(reinterpret_cast<const uint16_t*>(k), k_stride, nk, p.head_dim,
                      reinterpret_cast<const uint32_t*>(s.qt), plan.rows_pad, s.active,

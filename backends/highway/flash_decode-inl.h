@@ -48,17 +48,21 @@ HWY_INLINE void QkDotBlock(D d, const T* HWY_RESTRICT k, int64_t k_stride, int64
   }
 }
 
-// Raw dots of keys [0, nk) for rows [0, rows_pad) (q: row-major, rows_pad rows).
+// Raw dots of keys [0, nk) for rows [0, rows) (q: row-major). Also prefetches
+// the next tile's K and V rows (v, v_stride, dv), spread over the loop.
 template <typename T, class D>
 HWY_INLINE void QkDotTile(D d, const T* HWY_RESTRICT k, int64_t k_stride, int64_t nk,
                           int64_t dim, const float* HWY_RESTRICT q, int64_t rows,
-                          int64_t rows_pad, float* HWY_RESTRICT st) {
+                          int64_t rows_pad, float* HWY_RESTRICT st, const T* v,
+                          int64_t v_stride, int64_t dv) {
   for (int64_t r = 0; r < rows; r += kDotRows) {
     int64_t j = 0;
     for (; j + 2 <= nk; j += 2) {
       if (r == 0) {
-        PrefetchRow(k + (j + kTileKeys) * k_stride, dim);
-        PrefetchRow(k + (j + 1 + kTileKeys) * k_stride, dim);
+        for (int64_t jj = j + kTileKeys; jj < j + kTileKeys + 2; ++jj) {
+          PrefetchRow(k + jj * k_stride, dim);
+          PrefetchRow(v + jj * v_stride, dv);
+        }
       }
       QkDotBlock<2>(d, k + j * k_stride, k_stride, dim, q + r * dim, rows_pad,
                     st + j * rows_pad + r);
