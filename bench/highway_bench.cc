@@ -109,6 +109,7 @@ const Shape kDecode{1, 32, 8, 1, 4096, 128, false};
 const Shape kDecodeBatch{16, 32, 8, 1, 2048, 128, false};
 const Shape kBert{8, 12, 12, 512, 512, 64, false};
 const Shape kTiny{1, 8, 8, 128, 128, 64, false};
+const Shape kLong{1, 8, 8, 16384, 16384, 64, true};
 const Shape kOneByEight{1, 1, 1, 1, 1, 8, false};  // the fixed cost of a call
 
 void BM_Prefill_F32(benchmark::State& st) { RunAttention(st, kPrefill, MHA_F32, 1); }
@@ -119,6 +120,7 @@ void BM_PrefillCausal_BF16(benchmark::State& st) {
 }
 void BM_Bert_F32(benchmark::State& st) { RunAttention(st, kBert, MHA_F32, 1); }
 void BM_Tiny_F32(benchmark::State& st) { RunAttention(st, kTiny, MHA_F32, 1); }
+void BM_LongCausal_F32(benchmark::State& st) { RunAttention(st, kLong, MHA_F32, 1); }
 void BM_CallOverhead_F32(benchmark::State& st) { RunAttention(st, kOneByEight, MHA_F32, 1); }
 // One cache per layer of a 32-layer model: 512 MiB of bf16 K/V, far beyond the LLC.
 void BM_Decode_BF16(benchmark::State& st) { RunAttention(st, kDecode, MHA_BF16, 32); }
@@ -131,6 +133,7 @@ BENCHMARK(BM_Prefill_BF16)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_PrefillCausal_F32)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_PrefillCausal_BF16)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_Bert_F32)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_LongCausal_F32)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_Tiny_F32)->Unit(benchmark::kMicrosecond)->UseRealTime();
 BENCHMARK(BM_CallOverhead_F32)->Unit(benchmark::kMicrosecond)->UseRealTime();
 BENCHMARK(BM_Decode_BF16)->Unit(benchmark::kMicrosecond)->UseRealTime();
