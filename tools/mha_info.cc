@@ -1,5 +1,6 @@
 // mha-info: what this machine and this build of mha offer, for bug reports and for the
-// header of every benchmark report.
+// header of every benchmark report; each available backend also runs a small checked
+// attention (self_check.h).
 //
 //   mha-info          readable text
 //   mha-info --json   the same as JSON
@@ -20,6 +21,7 @@
 #include "json_value.h"
 #include "mha/mha.h"
 #include "module_version.h"
+#include "self_check.h"
 
 extern char** environ;
 
@@ -157,6 +159,7 @@ JsonValue Backends() {
         JsonValue per_cap = JsonValue::Object();
         for (const char* cap : kIsaCaps) per_cap.Set(cap, IsaUnderCap(name, cap));
         b.Set("isa_per_MHA_MAX_ISA", std::move(per_cap));
+        b.Set("self_check", SelfCheck(name));
       }
     }
     backends.Push(std::move(b));

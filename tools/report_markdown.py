@@ -35,6 +35,18 @@ def _cell(r, notes):
     return f"{r['gflops']:.1f} ({r['pct_peak']:.0f}%)"
 
 
+def _self_check(checks):
+    """mha-info's small checked calls, e.g. 'prefill-causal-gqa/f32 ok (err 1.2e-07)'."""
+    parts = []
+    for name, c in checks.items():
+        if "error" in c:
+            parts.append(f"{name} failed: {c['error']}")
+        else:
+            verdict = "ok" if c["ok"] else f"WRONG (tolerance {c['tolerance']:.0e})"
+            parts.append(f"{name} {verdict} (err {c['max_abs_err']:.1e})")
+    return ", ".join(parts)
+
+
 def machine(info, context, command):
     cpu = info["cpu"]
     lines = [f"- **CPU**: {cpu['model']} (vendor {cpu['vendor']}, family {cpu['family']}, "
@@ -51,6 +63,8 @@ def machine(info, context, command):
             f"not available: {b.get('reason', '?')}"
         if b.get("module_version"):
             state += f", module version {b['module_version']}"
+        if b.get("self_check"):
+            state += "; self-check against the reference: " + _self_check(b["self_check"])
         lines.append(f"- backend **{b['name']}**: {state}")
     env = info.get("env") or {}
     if env:

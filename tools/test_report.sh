@@ -26,6 +26,11 @@ report = next(pathlib.Path(sys.argv[1]).iterdir())
 readme = (report / "README.md").read_text()
 for heading in ("## Machine", "## Ceilings", "## Summary, 1 thread"):
     assert heading in readme, f"README.md lacks {heading!r}"
+info = json.loads((report / "data" / "info.json").read_text())
+for b in info["backends"]:
+    for name, check in b.get("self_check", {}).items():
+        assert check.get("ok"), f"mha-info self-check {b['name']} {name}: {check}"
+assert "self-check against the reference: " in readme, "README.md lacks the self-check"
 bench = json.loads((report / "data" / "bench.json").read_text())
 runs = [b for b in bench["benchmarks"]
         if not b.get("error_occurred") and not b["name"].startswith("ceilings/")]
