@@ -27,14 +27,6 @@ step() { echo "run.sh: $*" >&2; }
 step "system packages (tools/setup.sh)"
 tools/setup.sh
 
-if ! python3 -c "import ensurepip, venv" 2>/dev/null; then
-  step "installing python3-venv"
-  sudo=""
-  if [[ $(id -u) -ne 0 ]]; then sudo="sudo"; fi
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq python3-venv >/dev/null
-fi
-
 step "Python peers into .venv/"
 if [[ ! -x .venv/bin/python ]]; then python3 -m venv .venv; fi
 pip=(.venv/bin/python -m pip install -q --disable-pip-version-check)

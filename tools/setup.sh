@@ -10,6 +10,8 @@ packages=(
   ocl-icd-opencl-dev  # dnnl-config.cmake requires OpenCL (a Recommends only)
   catch2              # Catch2 v2
   libbenchmark-dev    # Google Benchmark 1.7
+  python3             # the report smoke test (tools/test_report.sh)
+  python3-venv        # .venv/ for the main job's Python peers
 )
 
 if [[ "${MHA_SKIP_APT:-0}" == 1 ]]; then

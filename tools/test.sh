@@ -25,6 +25,8 @@ run_suite() {  # name, cmake args...
 mkdir -p build
 if [[ $which == all || $which == release ]]; then
   run_suite release -DCMAKE_BUILD_TYPE=Release -DBUILD_SHARED_LIBS=ON
+  echo "== build/release: the main job's report, --quick, no peers"
+  tools/test_report.sh build/release
 fi
 if [[ $which == all || $which == asan ]]; then
   # halt_on_error: the first report fails the test that caused it.
