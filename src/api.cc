@@ -1,5 +1,6 @@
 // The C API: thin entry points over the core.
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "context.h"
@@ -49,10 +50,19 @@ mha_status mha_attention(mha_context* ctx, const mha_tensor* q, const mha_tensor
   return mha::RunAttention(ctx, q, k, v, out, desc);
 }
 
-static std::vector<std::string> KnownNamesNow() {
+// MHA_PLUGIN_PATH as the environment says now: the backend queries read it on every call,
+// as mha_context_create does. False, with the error recorded, when a variable is malformed.
+static bool PluginPathNow(std::vector<std::string>* plugin_path) {
   mha::Settings settings;
-  if (mha::ReadSettings(&settings) != MHA_OK) settings.plugin_path.clear();
-  return mha::KnownBackendNames(settings.plugin_path);
+  if (mha::ReadSettings(&settings) != MHA_OK) return false;
+  *plugin_path = std::move(settings.plugin_path);
+  return true;
+}
+
+static std::vector<std::string> KnownNamesNow() {
+  std::vector<std::string> plugin_path;
+  PluginPathNow(&plugin_path);  // malformed settings: the built-ins and default dirs
+  return mha::KnownBackendNames(plugin_path);
 }
 
 int mha_backend_count(void) { return static_cast<int>(KnownNamesNow().size()); }
@@ -68,10 +78,10 @@ int mha_backend_available(const char* name) {
     mha::Fail(MHA_ERR_INVALID_ARGUMENT, "name is NULL");
     return 0;
   }
-  mha::Settings settings;
-  if (mha::ReadSettings(&settings) != MHA_OK) return 0;
+  std::vector<std::string> plugin_path;
+  if (!PluginPathNow(&plugin_path)) return 0;
   const mha_backend_iface* iface = nullptr;
-  return mha::FindBackend(name, settings.plugin_path, &iface) == MHA_OK ? 1 : 0;
+  return mha::FindBackend(name, plugin_path, &iface) == MHA_OK ? 1 : 0;
 }
 
 const char* mha_last_error(void) { return mha::LastError(); }
