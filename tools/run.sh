@@ -32,7 +32,8 @@ if [[ ! -x .venv/bin/python ]]; then python3 -m venv .venv; fi
 pip=(.venv/bin/python -m pip install -q --disable-pip-version-check)
 "${pip[@]}" numpy matplotlib onnx onnxruntime openvino
 if [[ $with_torch == 1 ]]; then
-  # The CPU-only wheel is much smaller; PyPI's default wheel also pulls CUDA libraries.
+  # The CPU-only wheel is much smaller; PyPI's default wheel also pulls CUDA libraries
+  # (about 3 GB; it runs on the CPU all the same).
   "${pip[@]}" --retries 1 --timeout 15 torch --index-url https://download.pytorch.org/whl/cpu ||
     "${pip[@]}" torch
 fi
