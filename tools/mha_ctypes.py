@@ -93,8 +93,9 @@ class Context:
         if self.handle:
             self.library.lib.mha_context_destroy(self.handle)
 
-    def attention_fn(self, q, k, v, out, causal, dtypes):
-        """Returns a no-argument callable that computes out = attention(q, k, v)."""
+    def attention_fn(self, q, k, v, out, causal, dtypes, probs=None):
+        """Returns a no-argument callable that computes out = attention(q, k, v), and the
+        attention weights into probs (f32 [B, Hq, Lq, Lk]) when given."""
         q_dtype, kv_dtype, out_dtype = dtypes
         tensors = [_tensor(q, q_dtype), _tensor(k, kv_dtype), _tensor(v, kv_dtype),
                    _tensor(out, out_dtype)]
@@ -102,9 +103,12 @@ class Context:
         self.library.lib.mha_attention_desc_init(ctypes.byref(desc))
         desc.causal = int(causal)
         args = [self.handle] + [ctypes.byref(t) for t in tensors] + [ctypes.byref(desc)]
+        probs_tensor = None if probs is None else _tensor(probs, F32)
+        if probs_tensor is not None:
+            desc.probs = ctypes.addressof(probs_tensor)
         call = self.library.lib.mha_attention
 
-        def run():
+        def run(keep=probs_tensor):  # keep: desc.probs points into it
             if call(*args) != 0:
                 raise MhaError(self.library.last_error())
         return run
