@@ -73,15 +73,23 @@ const char* mha_backend_name(int i) {
   return mha::Intern(names[i]);
 }
 
-int mha_backend_available(const char* name) {
+// The backend table of `name`, loading its module if needed; NULL with the error recorded.
+static const mha_backend_iface* BackendNamed(const char* name) {
   if (!name) {
     mha::Fail(MHA_ERR_INVALID_ARGUMENT, "name is NULL");
-    return 0;
+    return nullptr;
   }
   std::vector<std::string> plugin_path;
-  if (!PluginPathNow(&plugin_path)) return 0;
+  if (!PluginPathNow(&plugin_path)) return nullptr;
   const mha_backend_iface* iface = nullptr;
-  return mha::FindBackend(name, plugin_path, &iface) == MHA_OK ? 1 : 0;
+  return mha::FindBackend(name, plugin_path, &iface) == MHA_OK ? iface : nullptr;
+}
+
+int mha_backend_available(const char* name) { return BackendNamed(name) ? 1 : 0; }
+
+const char* mha_backend_version(const char* name) {
+  const mha_backend_iface* iface = BackendNamed(name);
+  return iface ? iface->version : nullptr;
 }
 
 const char* mha_last_error(void) { return mha::LastError(); }

@@ -218,6 +218,12 @@ TEST_CASE("MHA_BACKEND picks the backend and rejects unknown names", "[api][env]
   CHECK(mha_backend_available("reference") == 1);
   CHECK(mha_backend_available("nonsense") == 0);
   CHECK_THAT(mha_last_error(), Contains("nonsense"));
+  REQUIRE(mha_backend_version("highway") != nullptr);
+  CHECK(std::string(mha_backend_version("highway")) == "1");
+  CHECK(mha_backend_version("nonsense") == nullptr);
+  CHECK_THAT(mha_last_error(), Contains("nonsense"));
+  CHECK(mha_backend_version(nullptr) == nullptr);
+  CHECK_THAT(mha_last_error(), Contains("name is NULL"));
   const std::vector<std::string> names = mha::BackendNames();
   CHECK(names.front() == "highway");
   CHECK(std::find(names.begin(), names.end(), "reference") != names.end());
@@ -290,6 +296,8 @@ TEST_CASE("the C++ wrapper throws mha::Error with the status and message", "[api
     CHECK_THAT(e.what(), Contains("out.dims[3]=3"));
   }
   CHECK_THROWS_AS(mha::Context("nonsense"), mha::Error);
+  CHECK(mha::BackendVersion("reference") == "1");
+  CHECK_THROWS_AS(mha::BackendVersion("nonsense"), mha::Error);
 }
 
 TEST_CASE("several threads share one context", "[api][threads]") {

@@ -20,7 +20,6 @@
 #include "hwy/targets.h"
 #include "json_value.h"
 #include "mha/mha.h"
-#include "module_version.h"
 #include "self_check.h"
 
 extern char** environ;
@@ -154,8 +153,9 @@ JsonValue Backends() {
       } else {
         b.Set("isa", mha_context_isa(ctx));
         mha_context_destroy(ctx);
-        const std::string version = ModuleVersion(name);
-        if (!version.empty()) b.Set("module_version", version);
+        if (const char* version = mha_backend_version(name.c_str())) {
+          b.Set("version", version);
+        }
         JsonValue per_cap = JsonValue::Object();
         for (const char* cap : kIsaCaps) per_cap.Set(cap, IsaUnderCap(name, cap));
         b.Set("isa_per_MHA_MAX_ISA", std::move(per_cap));

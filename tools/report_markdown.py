@@ -61,8 +61,9 @@ def machine(info, context, command):
     for b in info["backends"]:
         state = f"ISA {b['isa']}" if b.get("available") and "isa" in b else \
             f"not available: {b.get('reason', '?')}"
-        if b.get("module_version"):
-            state += f", module version {b['module_version']}"
+        version = b.get("version") or b.get("module_version")  # older reports: the latter
+        if version:
+            state += f", version {version}"
         if b.get("self_check"):
             state += "; self-check against the reference: " + _self_check(b["self_check"])
         lines.append(f"- backend **{b['name']}**: {state}")

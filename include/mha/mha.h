@@ -110,6 +110,11 @@ MHA_API const char* mha_backend_name(int i); /* NULL when i is out of range */
  * then in mha_last_error(). */
 MHA_API int mha_backend_available(const char* name);
 
+/* The version a backend reports about itself (a module: its own and that of the library
+ * it wraps, e.g. "1 (oneDNN 2.6.3)"), loading its module if needed; NULL when the
+ * backend is not available, the reason then in mha_last_error(). */
+MHA_API const char* mha_backend_version(const char* name);
+
 /* The message of this thread's last failure ("" if none). */
 MHA_API const char* mha_last_error(void);
 

@@ -153,6 +153,13 @@ inline bool BackendAvailable(const std::string& name) {
   return mha_backend_available(name.c_str()) != 0;
 }
 
+// The version a backend reports about itself; throws mha::Error when it is not available.
+inline std::string BackendVersion(const std::string& name) {
+  const char* version = mha_backend_version(name.c_str());
+  if (!version) throw Error(MHA_ERR_BACKEND_UNAVAILABLE, mha_last_error());
+  return version;
+}
+
 }  // namespace mha
 
 #endif  // MHA_MHA_HPP_
