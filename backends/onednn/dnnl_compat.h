@@ -2,8 +2,8 @@
 // 2.x (what CI builds, Debian 12's 2.6.3) creates primitive descriptors from op
 // descriptors and fuses the scale with output scales. 3.x dropped op descriptors
 // (primitive_desc(engine, mds..., attr)) and output scales (per-argument scales given
-// as a memory at execution). The 3.x branch follows the 3.x headers but was never
-// compiled here.
+// as a memory at execution). The 3.x branch is compiled against oneDNN 3.0.1 and
+// 3.7.1 headers by check_onednn3.sh.
 #ifndef MHA_BACKENDS_ONEDNN_DNNL_COMPAT_H_
 #define MHA_BACKENDS_ONEDNN_DNNL_COMPAT_H_
 
@@ -11,6 +11,13 @@
 
 namespace mha {
 namespace onednn {
+
+// No ISA cap: 2.x calls it `all`, 3.x `isa_default`.
+#if DNNL_VERSION_MAJOR >= 3
+constexpr dnnl::cpu_isa kCpuIsaNoCap = dnnl::cpu_isa::isa_default;
+#else
+constexpr dnnl::cpu_isa kCpuIsaNoCap = dnnl::cpu_isa::all;
+#endif
 
 // dst = softcap * tanh(scale * src x weights / softcap), or scale * src x weights
 // when softcap is 0; the scratchpad is supplied by the caller.

@@ -88,7 +88,7 @@ dnnl::cpu_isa DnnlIsa(mha_isa isa) {
     case MHA_ISA_AVX2: return dnnl::cpu_isa::avx2;
     case MHA_ISA_AVX512: return dnnl::cpu_isa::avx512_core;
     case MHA_ISA_AVX512_BF16: return dnnl::cpu_isa::avx512_core_bf16;
-    default: return dnnl::cpu_isa::all;
+    default: return onednn::kCpuIsaNoCap;
   }
 }
 
@@ -102,6 +102,11 @@ std::string EffectiveIsaName() {
     case dnnl::cpu_isa::avx512_core_vnni: return "avx512_core_vnni";
     case dnnl::cpu_isa::avx512_core_bf16: return "avx512_core_bf16";
     case dnnl::cpu_isa::avx512_core_amx: return "avx512_core_amx";
+#if DNNL_VERSION_MAJOR >= 3
+    case dnnl::cpu_isa::avx2_vnni_2: return "avx2_vnni_2";
+    case dnnl::cpu_isa::avx512_core_fp16: return "avx512_core_fp16";
+    case dnnl::cpu_isa::avx512_core_amx_fp16: return "avx512_core_amx_fp16";
+#endif
     default: return "unknown";
   }
 }
