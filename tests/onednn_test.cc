@@ -141,6 +141,47 @@ TEST_CASE("repeated identical calls create no primitives", "[onednn][plugin]") {
   CHECK((isa.find("gemm") != std::string::npos || isa.find("brg") != std::string::npos));
 }
 
+TEST_CASE("a decode loop whose key length grows creates few primitives", "[onednn][plugin]") {
+  OnednnContext ctx;
+  ScopedContext reference("reference");
+  REQUIRE(ctx.status() == MHA_OK);
+  REQUIRE(reference.status() == MHA_OK);
+  const CounterFn created = PrimitiveCounter();
+  REQUIRE(created != nullptr);
+  // A KV cache of 400 entries, of which the first kv_len are filled; one new query
+  // (then two, as speculative decoding would) per step, GQA with 4 heads per kv head.
+  constexpr int64_t kCapacity = 400, kFirst = 100, kSteps = 256;
+  std::mt19937_64 rng(11);
+  Dense k(1, kCapacity, 2, 32), v(1, kCapacity, 2, 32);
+  k.Randomize(rng), v.Randomize(rng);
+  for (const int64_t q_len : {1, 2}) {
+    INFO("q_len " << q_len);
+    Dense q(1, q_len, 8, 32), out(1, q_len, 8, 32), want(1, q_len, 8, 32);
+    q.Randomize(rng);
+    mha_attention_desc desc;
+    mha_attention_desc_init(&desc);
+    desc.causal = 1;
+    const int64_t before = created();
+    for (int pass = 0; pass < 2; ++pass) {
+      for (int64_t kv_len = kFirst; kv_len < kFirst + kSteps; ++kv_len) {
+        mha_tensor kt = *k.get(), vt = *v.get();
+        kt.dims[1] = vt.dims[1] = kv_len;
+        REQUIRE(mha_attention(ctx.get(), q.get(), &kt, &vt, out.get(), &desc) == MHA_OK);
+        if (kv_len % 51 != 0) continue;
+        REQUIRE(mha_attention(reference.get(), q.get(), &kt, &vt, want.get(), &desc) == MHA_OK);
+        for (size_t e = 0; e < out.values.size(); ++e) {
+          CHECK(out.values[e] == Approx(want.values[e]).margin(1e-5));
+        }
+      }
+      // One pair of matmuls for every key length, and a softmax per 64 keys of width
+      // (100..355 keys: widths 128, 192, 256, 320, 384), where one per step were
+      // created before (three per step).
+      const int64_t in_loop = created() - before;
+      CHECK(in_loop <= 2 + 5);
+    }
+  }
+}
+
 TEST_CASE("concurrent calls on one context agree", "[onednn][plugin]") {
   OnednnContext ctx;
   REQUIRE(ctx.status() == MHA_OK);

@@ -25,9 +25,23 @@ constexpr int64_t kMatmulKind = 0, kSoftmaxKind = 1;
 constexpr int64_t kCacheTarget = int64_t{1} << 20;
 // ... unless that leaves the matmuls fewer rows than this; then the budget rules.
 constexpr int64_t kMinRows = 64;
+// Calls of at most this many queries (decode, speculative decode) give the matmuls a
+// run-time key count, so that a decode loop whose key length grows by one each step
+// reuses one pair of matmuls (see Plan::runtime_keys).
+constexpr int64_t kRuntimeKeysMaxRows = 16;
+constexpr int64_t kRuntime = DNNL_RUNTIME_DIM_VAL;
 
 int64_t CeilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
 int64_t RoundUp(int64_t a, int64_t b) { return CeilDiv(a, b) * b; }
+
+// The scores row stride, and so the softmax width, of a run-time key count: rounded up
+// to 1/8 of a power of two (at least 64), so that a growing key length crosses one
+// width every 64 keys below 1024, every 128 below 2048, ..., at most 1/8 extra.
+int64_t SoftmaxWidth(int64_t keys) {
+  int64_t pow2 = 1;
+  while (pow2 * 2 <= keys) pow2 *= 2;
+  return RoundUp(keys, std::max<int64_t>(64, pow2 / 8));
+}
 
 int64_t FloatBits(float f) {
   uint32_t u;
@@ -42,6 +56,12 @@ struct Plan {
   bool stage_q = false, stage_k = false;    // widened to f32 first (else read in place)
   bool stage_v = false, stage_out = false;  // (out: written in f32, then stored)
   bool mask_pass = false;
+  // The matmuls take the key count (and the scores row stride) at execution, so one
+  // pair serves every key length; only the softmax is created per SoftmaxWidth. Run-time
+  // dims cost oneDNN its brgemm kernels (gemm:jit runs them, as it runs every f32
+  // matmul on AVX2 anyway) and its bf16 matmul is slow there, so only few-query f32
+  // calls use them.
+  bool runtime_keys = false;
   int64_t chunk_rows = 1;      // queries per chunk
   int64_t chunk_kv_heads = 1;  // kv heads (each with its group of query heads) per chunk
   int64_t key_granule = 1;     // a chunk's key span is rounded up to this (fewer shapes)
@@ -59,12 +79,14 @@ Plan MakePlan(const EngineState& state, const mha_problem& p) {
   const bool pv_bf16 = state.fast_bf16 && p.v.dtype == MHA_BF16;
   plan.pv_dtype = pv_bf16 ? Dtype::bf16 : Dtype::f32;
   plan.stage_v = !pv_bf16 && p.v.dtype != MHA_F32;
+  plan.runtime_keys = p.q_len <= kRuntimeKeysMaxRows && !qk_bf16 && !pv_bf16;
   plan.stage_out = p.out.dtype == MHA_F16 || (!pv_bf16 && p.out.dtype != MHA_F32);
   plan.mask_pass = p.causal || p.window_left >= 0 || p.window_right >= 0 || p.kv_lens ||
                    p.has_bias || p.alibi_slopes;
 
   // Bytes of scores (softmaxed in place) per query row of one kv head's group.
-  const int64_t group_row_bytes = plan.group * p.kv_len * (pv_bf16 ? 6 : 4);
+  const int64_t row_keys = plan.runtime_keys ? SoftmaxWidth(p.kv_len) : p.kv_len;
+  const int64_t group_row_bytes = plan.group * row_keys * (pv_bf16 ? 6 : 4);
   const int64_t budget = static_cast<int64_t>(state.scores_budget);
   const int64_t target = std::min(kCacheTarget, budget);
   int64_t rows = target / group_row_bytes;
@@ -124,10 +146,13 @@ TensorSpec RowsSpec(const View& v, const Plan& plan, int64_t kv_heads, int64_t r
   return {{kv_heads, g, rows, dim}, {g * hs, hs, v.row_stride, 1}, v.dtype};
 }
 
-// A chunk's dense [heads, rows, keys] scores, split {kv heads, a, m, keys} as RowsSpec.
-TensorSpec ScoresSpec(const Plan& plan, int64_t kv_heads, int64_t rows, int64_t keys, Dtype dtype) {
+// A chunk's [heads, rows, keys] scores with rows `stride` apart, split
+// {kv heads, a, m, keys} as RowsSpec. keys and stride may be kRuntime.
+TensorSpec ScoresSpec(const Plan& plan, int64_t kv_heads, int64_t rows, int64_t keys,
+                      int64_t stride, Dtype dtype) {
   const int64_t a = rows == 1 ? 1 : plan.group, m = rows == 1 ? plan.group : rows;
-  return {{kv_heads, a, m, keys}, {a * m * keys, m * keys, keys, 1}, dtype};
+  if (stride == kRuntime) return {{kv_heads, a, m, keys}, {kRuntime, kRuntime, kRuntime, 1}, dtype};
+  return {{kv_heads, a, m, keys}, {a * m * stride, m * stride, stride, 1}, dtype};
 }
 
 // K^T of each kv head, broadcast over its group: {Hkv, 1, D, keys}.
@@ -216,18 +241,25 @@ void RunChunk(EngineState& state, const Plan& plan, const mha_problem& p, const 
                  Dtype::f32, c.heads * dv, dv}
           : ViewOf(p.out, c.batch, c.row_begin, c.head_begin);
 
+  // What the memories hold, and what the matmuls are created for: the same, or with
+  // the key count and scores stride left to execution (plan.runtime_keys).
+  const int64_t keys = plan.runtime_keys ? kRuntime : c.keys;
+  const int64_t stride = plan.runtime_keys ? kRuntime : c.stride;
   const TensorSpec q_spec = RowsSpec(q, plan, kc, c.rows, d);
   const TensorSpec k_spec = KeysTransposedSpec(k, kc, d, c.keys);
-  const TensorSpec s_spec = ScoresSpec(plan, kc, c.rows, c.keys, Dtype::f32);
-  const TensorSpec softmax_spec{{c.heads * c.rows, c.keys}, {c.keys, 1}, Dtype::f32};
-  const TensorSpec p_spec = ScoresSpec(plan, kc, c.rows, c.keys, plan.pv_dtype);
+  const TensorSpec s_spec = ScoresSpec(plan, kc, c.rows, c.keys, c.stride, Dtype::f32);
+  const TensorSpec softmax_spec{{c.heads * c.rows, c.stride}, {c.stride, 1}, Dtype::f32};
+  const TensorSpec p_spec = ScoresSpec(plan, kc, c.rows, c.keys, c.stride, plan.pv_dtype);
   const TensorSpec v_spec = ValuesSpec(v, kc, c.keys, dv);
   const TensorSpec o_spec = RowsSpec(out, plan, kc, c.rows, dv);
-  const auto qk = Matmul(state, q_spec, k_spec, s_spec, p.scale, p.softcap, nt);
+  const auto qk =
+      Matmul(state, q_spec, KeysTransposedSpec(k, kc, d, keys),
+             ScoresSpec(plan, kc, c.rows, keys, stride, Dtype::f32), p.scale, p.softcap, nt);
   const auto softmax = Softmax(state, softmax_spec, nt);
-  const auto pv = Matmul(state, p_spec, v_spec, o_spec, 1.0f, 0.0f, nt);
+  const auto pv = Matmul(state, ScoresSpec(plan, kc, c.rows, keys, stride, plan.pv_dtype),
+                         ValuesSpec(v, kc, keys, dv), o_spec, 1.0f, 0.0f, nt);
 
-  const size_t count = static_cast<size_t>(c.heads * c.rows * c.keys);
+  const size_t count = static_cast<size_t>(c.heads * c.rows * c.stride);
   float* scores = ws->scores.Reserve<float>(count);
   float* row_max = ws->row_max.Reserve<float>(static_cast<size_t>(c.heads * c.rows));
   executor->Execute(*qk, {{DNNL_ARG_SRC, executor->Memory(q_spec, q.base)},
@@ -293,9 +325,17 @@ void RunAttention(EngineState& state, const mha_problem& p, std::string* impl) {
         WriteForbiddenChunk(p, c);
         continue;
       }
-      // Only the keys some row of the chunk sees, rounded up to a few distinct widths.
-      c.keys = std::min(lk, RoundUp(span.end - span.begin, plan.key_granule));
-      c.key_begin = std::min(span.begin, lk - c.keys);
+      if (plan.runtime_keys) {
+        // Exactly the keys some row of the chunk sees; the scores rows are padded.
+        c.keys = span.end - span.begin;
+        c.key_begin = span.begin;
+        c.stride = SoftmaxWidth(c.keys);
+      } else {
+        // Only the keys some row of the chunk sees, rounded up to a few distinct widths.
+        c.keys = std::min(lk, RoundUp(span.end - span.begin, plan.key_granule));
+        c.key_begin = std::min(span.begin, lk - c.keys);
+        c.stride = c.keys;
+      }
       for (int64_t g0 = 0; g0 < hkv; g0 += plan.chunk_kv_heads) {
         const int64_t kc = std::min(plan.chunk_kv_heads, hkv - g0);
         c.head_begin = g0 * plan.group;

@@ -52,7 +52,8 @@ void PrepareRows(const mha_problem& p, const Chunk& c, bool mask, float* scores,
     schedule(static) if (total * n >= kMinParallelElements)
   for (int64_t hr = 0; hr < total; ++hr) {
     const int64_t h = c.head_begin + hr / c.rows, r = hr % c.rows;
-    float* row = scores + hr * n;
+    float* row = scores + hr * c.stride;
+    std::fill(row + n, row + c.stride, kNegInf);
     const KeyRange keys = LocalRange(c, r);
     if (mask) {
       std::fill(row, row + keys.begin, kNegInf);
@@ -84,11 +85,11 @@ void FinishRows(const mha_problem& p, const Chunk& c, float* probs, const float*
     schedule(static) if (total * n >= kMinParallelElements)
   for (int64_t hr = 0; hr < total; ++hr) {
     const int64_t h = c.head_begin + hr / c.rows, r = hr % c.rows, i = c.row_begin + r;
-    float* row = probs + hr * n;
+    float* row = probs + hr * c.stride;
     const KeyRange keys = LocalRange(c, r);
     // No visible key, or only -inf logits: the softmax gave NaN; the row is zero.
     const bool forbidden = keys.empty() || row_max[hr] == kNegInf;
-    if (forbidden) std::fill(row, row + n, 0.0f);
+    if (forbidden) std::fill(row, row + c.stride, 0.0f);
     if (p.lse) {
       // At a row maximum the softmax gives exp(0) / sum, the largest probability, so
       // lse = max + log(sum) = max - log(largest probability).

@@ -4,8 +4,9 @@
 //
 // A chunk holds `rows` queries [row_begin, row_begin + rows) of one batch entry and
 // query heads [head_begin, head_begin + heads) against keys
-// [key_begin, key_begin + keys). Its logits, then its probabilities, are dense f32
-// [heads, rows, keys], in one buffer.
+// [key_begin, key_begin + keys). Its logits, then its probabilities, are f32
+// [heads, rows, keys] with rows `stride` apart (stride >= keys), in one buffer; the
+// softmax runs over the whole stride, so the padding holds -inf, then 0.
 #ifndef MHA_BACKENDS_ONEDNN_ROW_OPS_H_
 #define MHA_BACKENDS_ONEDNN_ROW_OPS_H_
 
@@ -22,12 +23,13 @@ struct Chunk {
   int64_t row_begin = 0, rows = 0;
   int64_t head_begin = 0, heads = 0;
   int64_t key_begin = 0, keys = 0;
+  int64_t stride = 0;                 // scores row stride, >= keys
   const KeyRange* visible = nullptr;  // [rows]: absolute key ranges of each query
 };
 
 // Before the softmax: when `mask`, adds bias and ALiBi to the visible logits and
-// sets the others to -inf; always writes each row's largest visible logit (NaN never
-// wins, as in the reference) to row_max[heads * rows].
+// sets the others to -inf; always sets the row padding to -inf and writes each row's largest
+// visible logit (NaN never wins, as in the reference) to row_max[heads * rows].
 void PrepareRows(const mha_problem& p, const Chunk& c, bool mask, float* scores, float* row_max,
                  int num_threads);
 
