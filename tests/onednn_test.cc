@@ -104,6 +104,20 @@ TEST_CASE("onednn handles fully masked rows, decode and GQA", "[onednn][conforma
     c.v_head_dim = 64, c.kv_dtype = MHA_BF16, c.out_dtype = MHA_BF16;
     CheckAgainstReference(ctx.get(), c);
   }
+  // 8 kv heads of 128 widen 256 keys at a time (1 MiB of f32): several blocks, the
+  // last one partial, and P V added up block by block.
+  SECTION("decode over a long bf16 cache, widened block by block") {
+    c.num_heads = 16, c.num_kv_heads = 8, c.q_len = 1, c.kv_len = 1000, c.head_dim = 128;
+    c.v_head_dim = 128, c.kv_dtype = MHA_BF16;
+    CheckAgainstReference(ctx.get(), c);
+    c.q_len = 3, c.causal = true, c.out_dtype = MHA_BF16;
+    CheckAgainstReference(ctx.get(), c);
+  }
+  SECTION("batched decode over an f16 cache with kv_lens, widened block by block") {
+    c.batch = 3, c.num_heads = 8, c.num_kv_heads = 8, c.q_len = 2, c.kv_len = 700;
+    c.head_dim = 128, c.v_head_dim = 128, c.kv_dtype = MHA_F16, c.kv_lens = true;
+    CheckAgainstReference(ctx.get(), c);
+  }
 }
 
 #ifndef MHA_ONEDNN_BUILTIN

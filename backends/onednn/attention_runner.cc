@@ -30,6 +30,12 @@ constexpr int64_t kMinRows = 64;
 // reuses one pair of matmuls (see Plan::runtime_keys).
 constexpr int64_t kRuntimeKeysMaxRows = 16;
 constexpr int64_t kRuntime = DNNL_RUNTIME_DIM_VAL;
+// Such calls widen K and V (bf16, f16 on CPUs without a fast bf16 matmul) one block of
+// keys at a time, about this many bytes of f32 per operand (an L2 here), so that the
+// matmul reads the widened block from cache rather than a widened copy of the whole
+// cache from memory: the decode shape over a bf16 cache took 6.5 ms widened whole and
+// 3.0-3.3 ms in blocks of 512 KiB to 2 MiB.
+constexpr int64_t kStagedBlockBytes = int64_t{1} << 20;
 
 int64_t CeilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
 int64_t RoundUp(int64_t a, int64_t b) { return CeilDiv(a, b) * b; }
@@ -62,6 +68,9 @@ struct Plan {
   // matmul on AVX2 anyway) and its bf16 matmul is slow there, so only few-query f32
   // calls use them.
   bool runtime_keys = false;
+  // With runtime_keys: K and V are widened and multiplied in blocks of this many keys
+  // (0: widened once per batch entry, when staged at all).
+  int64_t key_block = 0;
   int64_t chunk_rows = 1;      // queries per chunk
   int64_t chunk_kv_heads = 1;  // kv heads (each with its group of query heads) per chunk
   int64_t key_granule = 1;     // a chunk's key span is rounded up to this (fewer shapes)
@@ -97,6 +106,10 @@ Plan MakePlan(const EngineState& state, const mha_problem& p) {
       std::clamp<int64_t>(target / (group_row_bytes * plan.chunk_rows), 1, p.num_kv_heads);
   plan.chunk_kv_heads = CeilDiv(p.num_kv_heads, CeilDiv(p.num_kv_heads, kv_heads));
   plan.key_granule = std::max<int64_t>(64, RoundUp(CeilDiv(p.kv_len, 16), 64));
+  if (plan.runtime_keys && (plan.stage_k || plan.stage_v)) {
+    const int64_t key_bytes = plan.chunk_kv_heads * std::max(p.head_dim, p.v_head_dim) * 4;
+    plan.key_block = std::max<int64_t>(64, kStagedBlockBytes / key_bytes / 64 * 64);
+  }
   return plan;
 }
 
@@ -121,15 +134,17 @@ View ViewOf(const mha_tensor& t, int64_t b, int64_t s, int64_t h) {
   return View{base, DnnlType(t.dtype), t.strides[1], t.strides[2]};
 }
 
-// Converts rows x heads x dim of `t` from [b, s, h, 0] on into `buffer` as dense f32,
-// head-major, so that each head's rows are contiguous for the matmuls.
+// Converts rows x heads x dim of `t` from [b, s, h, 0] on into `buffer` as f32,
+// head-major, so that each head's rows are contiguous for the matmuls; heads start
+// head_rows (>= rows, default rows) rows apart.
 View Staged(const mha_tensor& t, int64_t b, int64_t s, int64_t h, int64_t rows, int64_t heads,
-            int64_t dim, Buffer* buffer, int num_threads) {
+            int64_t dim, Buffer* buffer, int num_threads, int64_t head_rows = 0) {
+  if (head_rows < rows) head_rows = rows;
   const View from = ViewOf(t, b, s, h);
-  float* to = buffer->Reserve<float>(static_cast<size_t>(rows * heads * dim));
+  float* to = buffer->Reserve<float>(static_cast<size_t>(head_rows * heads * dim));
   ConvertBlockToF32(Block{from.base, t.dtype, from.row_stride, from.head_stride}, rows, heads, dim,
-                    to, num_threads);
-  return View{reinterpret_cast<char*>(to), Dtype::f32, dim, rows * dim};
+                    head_rows, to, num_threads);
+  return View{reinterpret_cast<char*>(to), Dtype::f32, dim, head_rows * dim};
 }
 
 View Shifted(View v, int64_t rows, int64_t heads) {
@@ -166,15 +181,16 @@ TensorSpec ValuesSpec(const View& v, int64_t kv_heads, int64_t keys, int64_t dim
 
 std::shared_ptr<const CachedPrimitive> Matmul(EngineState& state, const TensorSpec& src,
                                               const TensorSpec& weights, const TensorSpec& dst,
-                                              float scale, float softcap, int num_threads) {
+                                              float scale, float softcap, int num_threads,
+                                              bool accumulate = false) {
   // Some implementations fix their thread split when created.
-  PrimitiveKey key{kMatmulKind, num_threads, FloatBits(scale), FloatBits(softcap)};
+  PrimitiveKey key{kMatmulKind, num_threads, FloatBits(scale), FloatBits(softcap), accumulate};
   src.AppendTo(&key);
   weights.AppendTo(&key);
   dst.AppendTo(&key);
   return state.primitives.Get(key, [&] {
-    const auto pd =
-        MakeMatmulPd(state.engine, src.Desc(), weights.Desc(), dst.Desc(), scale, softcap);
+    const auto pd = MakeMatmulPd(state.engine, src.Desc(), weights.Desc(), dst.Desc(), scale,
+                                 softcap, accumulate);
     return CachedPrimitive{dnnl::matmul(pd), pd.scratchpad_desc().get_size(), pd.impl_info_str()};
   });
 }
@@ -242,43 +258,76 @@ void RunChunk(EngineState& state, const Plan& plan, const mha_problem& p, const 
           : ViewOf(p.out, c.batch, c.row_begin, c.head_begin);
 
   // What the memories hold, and what the matmuls are created for: the same, or with
-  // the key count and scores stride left to execution (plan.runtime_keys).
-  const int64_t keys = plan.runtime_keys ? kRuntime : c.keys;
+  // the key count and scores stride left to execution (plan.runtime_keys). K and V are
+  // multiplied in blocks of keys when they are widened block by block (plan.key_block),
+  // else in one.
   const int64_t stride = plan.runtime_keys ? kRuntime : c.stride;
+  const int64_t block = plan.key_block > 0 ? plan.key_block : c.keys;
+  const bool stage_k = plan.key_block > 0 && plan.stage_k;
+  const bool stage_v = plan.key_block > 0 && plan.stage_v;
+  // A block of K or V as the matmuls read it: in place, or widened to f32 head-major
+  // with heads `block` rows apart, so that every block has the same strides.
+  const auto key_block = [&](const mha_tensor& t, const View& in_place, bool staged, int64_t j0,
+                             int64_t n, int64_t dim, Buffer* buffer) {
+    return staged ? Staged(t, c.batch, c.key_begin + j0, c.head_begin / plan.group, n, kc, dim,
+                           buffer, nt, block)
+                  : Shifted(in_place, j0, 0);
+  };
+  const View k0 = key_block(p.k, k, stage_k, 0, std::min(block, c.keys), d, &ws->k_staged);
+  const View v_layout = stage_v ? View{nullptr, Dtype::f32, dv, block * dv} : v;
   const TensorSpec q_spec = RowsSpec(q, plan, kc, c.rows, d);
-  const TensorSpec k_spec = KeysTransposedSpec(k, kc, d, c.keys);
-  const TensorSpec s_spec = ScoresSpec(plan, kc, c.rows, c.keys, c.stride, Dtype::f32);
   const TensorSpec softmax_spec{{c.heads * c.rows, c.stride}, {c.stride, 1}, Dtype::f32};
-  const TensorSpec p_spec = ScoresSpec(plan, kc, c.rows, c.keys, c.stride, plan.pv_dtype);
-  const TensorSpec v_spec = ValuesSpec(v, kc, c.keys, dv);
   const TensorSpec o_spec = RowsSpec(out, plan, kc, c.rows, dv);
+  const int64_t first_block = std::min(block, c.keys);
+  const int64_t block_keys = plan.runtime_keys ? kRuntime : first_block;
   const auto qk =
-      Matmul(state, q_spec, KeysTransposedSpec(k, kc, d, keys),
-             ScoresSpec(plan, kc, c.rows, keys, stride, Dtype::f32), p.scale, p.softcap, nt);
+      Matmul(state, q_spec, KeysTransposedSpec(k0, kc, d, block_keys),
+             ScoresSpec(plan, kc, c.rows, block_keys, stride, Dtype::f32), p.scale, p.softcap, nt);
   const auto softmax = Softmax(state, softmax_spec, nt);
-  const auto pv = Matmul(state, ScoresSpec(plan, kc, c.rows, keys, stride, plan.pv_dtype),
-                         ValuesSpec(v, kc, keys, dv), o_spec, 1.0f, 0.0f, nt);
+  const TensorSpec pv_src_spec = ScoresSpec(plan, kc, c.rows, block_keys, stride, plan.pv_dtype);
+  const TensorSpec pv_weights_spec = ValuesSpec(v_layout, kc, block_keys, dv);
+  const auto pv = Matmul(state, pv_src_spec, pv_weights_spec, o_spec, 1.0f, 0.0f, nt);
+  // Later blocks add their part of P V to out.
+  const auto pv_add = block < c.keys ? Matmul(state, pv_src_spec, pv_weights_spec, o_spec, 1.0f,
+                                              0.0f, nt, /*accumulate=*/true)
+                                     : pv;
 
   const size_t count = static_cast<size_t>(c.heads * c.rows * c.stride);
   float* scores = ws->scores.Reserve<float>(count);
   float* row_max = ws->row_max.Reserve<float>(static_cast<size_t>(c.heads * c.rows));
-  executor->Execute(*qk, {{DNNL_ARG_SRC, executor->Memory(q_spec, q.base)},
-                          {DNNL_ARG_WEIGHTS, executor->Memory(k_spec, k.base)},
-                          {DNNL_ARG_DST, executor->Memory(s_spec, scores)}});
+  const memory q_memory = executor->Memory(q_spec, q.base);
+  for (int64_t j0 = 0; j0 < c.keys; j0 += block) {
+    const int64_t n = std::min(block, c.keys - j0);
+    const View kb = j0 == 0 ? k0 : key_block(p.k, k, stage_k, j0, n, d, &ws->k_staged);
+    executor->Execute(
+        *qk, {{DNNL_ARG_SRC, q_memory},
+              {DNNL_ARG_WEIGHTS, executor->Memory(KeysTransposedSpec(kb, kc, d, n), kb.base)},
+              {DNNL_ARG_DST, executor->Memory(ScoresSpec(plan, kc, c.rows, n, c.stride, Dtype::f32),
+                                              scores + j0)}});
+  }
   PrepareRows(p, c, plan.mask_pass, scores, row_max, nt);
   const memory scores_memory = executor->Memory(softmax_spec, scores);
   executor->Execute(*softmax, {{DNNL_ARG_SRC, scores_memory}, {DNNL_ARG_DST, scores_memory}});
   float* probs = scores;
   FinishRows(p, c, probs, row_max, nt);
-  const void* pv_src = probs;
+  const char* pv_src = reinterpret_cast<const char*>(probs);
   if (plan.pv_dtype == Dtype::bf16) {
     uint16_t* probs16 = ws->probs16.Reserve<uint16_t>(count);
     ConvertToBf16(probs, static_cast<int64_t>(count), probs16, nt);
-    pv_src = probs16;
+    pv_src = reinterpret_cast<const char*>(probs16);
   }
-  executor->Execute(*pv, {{DNNL_ARG_SRC, executor->Memory(p_spec, pv_src)},
-                          {DNNL_ARG_WEIGHTS, executor->Memory(v_spec, v.base)},
-                          {DNNL_ARG_DST, executor->Memory(o_spec, out.base)}});
+  const memory out_memory = executor->Memory(o_spec, out.base);
+  const int64_t p_size = static_cast<int64_t>(memory::data_type_size(plan.pv_dtype));
+  for (int64_t j0 = 0; j0 < c.keys; j0 += block) {
+    const int64_t n = std::min(block, c.keys - j0);
+    const View vb = key_block(p.v, v, stage_v, j0, n, dv, &ws->v_staged);
+    executor->Execute(
+        j0 == 0 ? *pv : *pv_add,
+        {{DNNL_ARG_SRC, executor->Memory(ScoresSpec(plan, kc, c.rows, n, c.stride, plan.pv_dtype),
+                                         pv_src + j0 * p_size)},
+         {DNNL_ARG_WEIGHTS, executor->Memory(ValuesSpec(vb, kc, n, dv), vb.base)},
+         {DNNL_ARG_DST, out_memory}});
+  }
   if (plan.stage_out) {
     const View to = ViewOf(p.out, c.batch, c.row_begin, c.head_begin);
     StoreBlockFromF32(reinterpret_cast<const float*>(out.base), c.rows, c.heads, dv,
@@ -303,10 +352,13 @@ void RunAttention(EngineState& state, const mha_problem& p, std::string* impl) {
   std::string impl_parts[2];  // what the two matmuls ran on
 
   for (int64_t b = 0; b < p.batch; ++b) {
+    // Widened once per batch entry, unless RunChunk widens them block by block.
+    const bool stage_k = plan.stage_k && plan.key_block == 0;
+    const bool stage_v = plan.stage_v && plan.key_block == 0;
     const View k =
-        plan.stage_k ? Staged(p.k, b, 0, 0, lk, hkv, d, &ws.k_staged, nt) : ViewOf(p.k, b, 0, 0);
+        stage_k ? Staged(p.k, b, 0, 0, lk, hkv, d, &ws.k_staged, nt) : ViewOf(p.k, b, 0, 0);
     const View v =
-        plan.stage_v ? Staged(p.v, b, 0, 0, lk, hkv, dv, &ws.v_staged, nt) : ViewOf(p.v, b, 0, 0);
+        stage_v ? Staged(p.v, b, 0, 0, lk, hkv, dv, &ws.v_staged, nt) : ViewOf(p.v, b, 0, 0);
     for (int64_t i0 = 0; i0 < p.q_len; i0 += plan.chunk_rows) {
       Chunk c;
       c.batch = b;

@@ -20,15 +20,17 @@ constexpr dnnl::cpu_isa kCpuIsaNoCap = dnnl::cpu_isa::all;
 #endif
 
 // dst = softcap * tanh(scale * src x weights / softcap), or scale * src x weights
-// when softcap is 0; the scratchpad is supplied by the caller.
+// when softcap is 0, added to dst when `accumulate` (with scale 1, softcap 0 only);
+// the scratchpad is supplied by the caller.
 inline dnnl::matmul::primitive_desc MakeMatmulPd(const dnnl::engine& engine,
                                                  const dnnl::memory::desc& src,
                                                  const dnnl::memory::desc& weights,
                                                  const dnnl::memory::desc& dst, float scale,
-                                                 float softcap) {
+                                                 float softcap, bool accumulate = false) {
   dnnl::primitive_attr attr;
   attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
   dnnl::post_ops ops;
+  if (accumulate) ops.append_sum(1.0f);
 #if DNNL_VERSION_MAJOR >= 3
   // 3.x: no output scales; a linear post-op carries the scale (alpha) instead.
   const float pre_scale = softcap > 0 ? scale / softcap : scale;

@@ -126,15 +126,15 @@ void WriteForbiddenChunk(const mha_problem& p, const Chunk& c) {
   }
 }
 
-void ConvertBlockToF32(const Block& src, int64_t rows, int64_t heads, int64_t dim, float* dst,
-                       int num_threads) {
+void ConvertBlockToF32(const Block& src, int64_t rows, int64_t heads, int64_t dim,
+                       int64_t head_rows, float* dst, int num_threads) {
   const int64_t total = rows * heads;
 #pragma omp parallel for num_threads(num_threads) \
     schedule(static) if (total * dim >= kMinParallelElements)
   for (int64_t rh = 0; rh < total; ++rh) {
     const int64_t r = rh / heads, h = rh % heads;
     const int64_t from = r * src.row_stride + h * src.head_stride;
-    float* to = dst + (h * rows + r) * dim;
+    float* to = dst + (h * head_rows + r) * dim;
     if (src.dtype == MHA_BF16) {
       const uint16_t* in = static_cast<const uint16_t*>(src.base) + from;
       for (int64_t d = 0; d < dim; ++d) to[d] = BF16ToF32(in[d]);
