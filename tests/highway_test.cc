@@ -223,5 +223,34 @@ TEST_CASE("highway: Inf and NaN in V reach only the rows that see them", "[highw
   CHECK(std::isnan(out.at(0, L - 1, 0, 3)));
 }
 
+// The decode path reads V in place for tiles every row sees whole, and widens
+// (checking for Inf / NaN) the tile that kv_lens cuts.
+TEST_CASE("highway: decode keeps NaN in V to the keys a row sees", "[highway]") {
+  const int64_t Lk = 200, Hq = 4, Hkv = 1, D = 64;
+  std::mt19937_64 rng(13);
+  Dense q(2, 1, Hq, D), k(2, Lk, Hkv, D), v(2, Lk, Hkv, D), out(2, 1, Hq, D);
+  q.Randomize(rng);
+  k.Randomize(rng);
+  v.Randomize(rng);
+  const std::vector<int32_t> lens = {150, static_cast<int32_t>(Lk)};
+  v.at(0, 170, 0, 3) = NAN;  // batch 0: beyond kv_lens, in the tile it cuts
+  v.at(1, 20, 0, 5) = NAN;   // batch 1: in a tile every row sees
+  mha_attention_desc desc;
+  mha_attention_desc_init(&desc);
+  desc.kv_lens = lens.data();
+  for (int64_t target : Targets()) {
+    ScopedTarget scoped(target);
+    ScopedContext ctx("highway");
+    INFO("target " << hwy::TargetName(target));
+    REQUIRE(mha_attention(ctx.get(), q.get(), k.get(), v.get(), out.get(), &desc) == MHA_OK);
+    for (int64_t h = 0; h < Hq; ++h) {
+      for (int64_t e = 0; e < D; ++e) {
+        CHECK(std::isfinite(out.at(0, 0, h, e)));
+        CHECK(std::isnan(out.at(1, 0, h, e)) == (e == 5));
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace mha_test

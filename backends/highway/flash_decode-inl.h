@@ -1,6 +1,7 @@
-// QK^T for work items with few query rows (decode: one new token per head of a
-// GQA group). Vectors run along head_dim and K is read in place, widened in
-// registers: each K element is loaded once, sequentially, and no tile is packed.
+// QK^T and P V for work items with few query rows (decode: one new token per head
+// of a GQA group). Vectors run along head_dim and K and V are read in place,
+// widened in registers: each element is loaded once, and each loaded vector
+// serves kDotRows rows (the heads of the group) before the next is loaded.
 #if defined(MHA_BACKENDS_HIGHWAY_FLASH_DECODE_INL_H_) == defined(HWY_TARGET_TOGGLE)
 #ifdef MHA_BACKENDS_HIGHWAY_FLASH_DECODE_INL_H_
 #undef MHA_BACKENDS_HIGHWAY_FLASH_DECODE_INL_H_
@@ -8,9 +9,11 @@
 #define MHA_BACKENDS_HIGHWAY_FLASH_DECODE_INL_H_
 #endif
 
+#include <algorithm>
 #include <cstdint>
 
 #include "flash_convert-inl.h"
+#include "flash_pv-inl.h"
 #include "flash_rows.h"
 #include "hwy/highway.h"
 
@@ -20,6 +23,63 @@ namespace HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
 
 constexpr int kDotRows = 4;  // query rows per block; 2 keys x 4 rows accumulators
+// V rows per P V sub-block: few enough that the strided rows stay in L1 while
+// every column block passes over them.
+constexpr int64_t kPvSubKeys = 8;
+
+// Rows of an item rounded up to whole blocks (PackQRows zeroes the padding).
+HWY_INLINE int64_t DotRows(int64_t rows) { return (rows + kDotRows - 1) / kDotRows * kDotRows; }
+
+#if HWY_TARGET == HWY_SCALAR
+template <class D, class V>
+HWY_INLINE void StoreSumsOf4(D /*d*/, V a, V b, V c, V e, float* HWY_RESTRICT out) {
+  out[0] = hn::GetLane(a);
+  out[1] = hn::GetLane(b);
+  out[2] = hn::GetLane(c);
+  out[3] = hn::GetLane(e);
+}
+#else
+// The sum of the 128-bit blocks of v.
+template <class D>
+HWY_INLINE auto AddBlocks(D d, hn::Vec<D> v) {
+  if constexpr (hn::MaxLanes(d) > 4) {
+    const hn::Half<D> dh;
+    return AddBlocks(dh, hn::Add(hn::LowerHalf(dh, v), hn::UpperHalf(dh, v)));
+  } else {
+    return v;
+  }
+}
+
+// out[0..3] = the sums of the lanes of a, b, c, e: 4 dots reduced together by
+// interleaving within blocks (9 ops), then one sum of blocks, rather than 4
+// horizontal sums.
+template <class D, class V>
+HWY_INLINE void StoreSumsOf4(D d, V a, V b, V c, V e, float* HWY_RESTRICT out) {
+  const hn::Repartition<double, D> d64;
+  // Per block: [a0+a2, b0+b2, a1+a3, b1+b3] and the same for c, e.
+  const V ab = hn::Add(hn::InterleaveLower(d, a, b), hn::InterleaveUpper(d, a, b));
+  const V ce = hn::Add(hn::InterleaveLower(d, c, e), hn::InterleaveUpper(d, c, e));
+  const auto ab64 = hn::BitCast(d64, ab), ce64 = hn::BitCast(d64, ce);
+  const V sums = hn::Add(hn::BitCast(d, hn::InterleaveLower(d64, ab64, ce64)),
+                         hn::BitCast(d, hn::InterleaveUpper(d64, ab64, ce64)));
+  hn::StoreU(AddBlocks(d, sums), hn::Full128<float>(), out);
+}
+#endif
+
+// Keeps v in a register: compilers otherwise fold the load that produced it into
+// every FMA that uses it, and loads, not FMAs, become the limit.
+template <class V>
+HWY_INLINE V InRegister(V v) {
+#if HWY_TARGET == HWY_SCALAR
+  return v;
+#elif HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL
+  asm("" : "+v"(v.raw));
+  return v;
+#else
+  asm("" : "+x"(v.raw));
+  return v;
+#endif
+}
 
 // st[j * rows_pad + r] = dot(K[j], q[r]) for kKeys keys and kDotRows rows of q
 // (row-major, dim floats each); dim is a multiple of the vector length.
@@ -37,39 +97,64 @@ HWY_INLINE void QkDotBlock(D d, const T* HWY_RESTRICT k, int64_t k_stride, int64
     V kv[kKeys];
     for (int m = 0; m < kKeys; ++m) kv[m] = LoadF32(d, k + m * k_stride + t);
     for (int r = 0; r < kDotRows; ++r) {
-      const V qv = hn::Load(d, q + r * dim + t);
+      const V qv = InRegister(hn::Load(d, q + r * dim + t));
       for (int m = 0; m < kKeys; ++m) acc[m][r] = hn::MulAdd(qv, kv[m], acc[m][r]);
     }
   }
   for (int m = 0; m < kKeys; ++m) {
-    for (int r = 0; r < kDotRows; ++r) {
-      st[m * rows_pad + r] = hn::GetLane(hn::SumOfLanes(d, acc[m][r]));
-    }
+    StoreSumsOf4(d, acc[m][0], acc[m][1], acc[m][2], acc[m][3], st + m * rows_pad);
   }
 }
 
-// Raw dots of keys [0, nk) for rows [0, rows) (q: row-major). Also prefetches
-// the next tile's K and V rows (v, v_stride, dv), spread over the loop.
+// Raw dots of keys [0, nk) for rows [0, rows) (q: row-major; rows a multiple of
+// kDotRows). Keys outer, so that a key pair serves every row block from L1. Also
+// prefetches the next tile's K and V rows (v, v_stride, dv), spread over the loop.
 template <typename T, class D>
 HWY_INLINE void QkDotTile(D d, const T* HWY_RESTRICT k, int64_t k_stride, int64_t nk,
                           int64_t dim, const float* HWY_RESTRICT q, int64_t rows,
                           int64_t rows_pad, float* HWY_RESTRICT st, const T* v,
                           int64_t v_stride, int64_t dv) {
-  for (int64_t r = 0; r < rows; r += kDotRows) {
-    int64_t j = 0;
-    for (; j + 2 <= nk; j += 2) {
-      if (r == 0) {
-        for (int64_t jj = j + kTileKeys; jj < j + kTileKeys + 2; ++jj) {
-          PrefetchRow(k + jj * k_stride, dim);
-          PrefetchRow(v + jj * v_stride, dv);
-        }
-      }
+  int64_t j = 0;
+  for (; j + 2 <= nk; j += 2) {
+    for (int64_t jj = j + kTileKeys; jj < j + kTileKeys + 2; ++jj) {
+      PrefetchRow(k + jj * k_stride, dim);
+      PrefetchRow(v + jj * v_stride, dv);
+    }
+    for (int64_t r = 0; r < rows; r += kDotRows) {
       QkDotBlock<2>(d, k + j * k_stride, k_stride, dim, q + r * dim, rows_pad,
                     st + j * rows_pad + r);
     }
-    if (j < nk) {
+  }
+  if (j < nk) {
+    for (int64_t r = 0; r < rows; r += kDotRows) {
       QkDotBlock<1>(d, k + j * k_stride, k_stride, dim, q + r * dim, rows_pad,
                     st + j * rows_pad + r);
+    }
+  }
+}
+
+// o += P V over keys [0, nk) for rows [0, rows) (a multiple of kDotRows), V read
+// in place (dv a multiple of the vector length). Only for a tile that every row
+// sees whole: no P is 0 by the mask, so no 0 x Inf can reach a row that never
+// sees the key.
+template <typename T, class D>
+HWY_INLINE void PvDotTile(D d, const float* HWY_RESTRICT pt, int64_t rows, int64_t rows_pad,
+                          const T* HWY_RESTRICT v, int64_t v_stride, int64_t nk, int64_t dv,
+                          int64_t dv_pad, float* HWY_RESTRICT o) {
+  const int64_t n = static_cast<int64_t>(hn::Lanes(d));
+  for (int64_t j = 0; j < nk; j += kPvSubKeys) {
+    const int64_t nj = std::min(kPvSubKeys, nk - j);
+    const float* p = pt + j * rows_pad;
+    const T* vj = v + j * v_stride;
+    for (int64_t r = 0; r < rows; r += kDotRows) {
+      float* o_rows = o + r * dv_pad;
+      int64_t e = 0;
+      for (; e + 2 * n <= dv; e += 2 * n) {
+        PvBlock<kDotRows, 2>(d, p + r, rows_pad, vj + e, v_stride, nj, o_rows + e, dv_pad);
+      }
+      if (e < dv) {
+        PvBlock<kDotRows, 1>(d, p + r, rows_pad, vj + e, v_stride, nj, o_rows + e, dv_pad);
+      }
     }
   }
 }

@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cstdint>
 
+#include "flash_convert-inl.h"
 #include "flash_plan.h"
 #include "flash_rows.h"
 #include "hwy/highway.h"
@@ -30,9 +31,10 @@ constexpr int kPvRows = 6;
 constexpr int kPvVecs = 2;
 #endif
 
-template <int kRows, int kVecs, class D>
+// v: f32, or bf16 / f16 widened as it is loaded.
+template <int kRows, int kVecs, class D, typename T>
 HWY_INLINE void PvBlock(D d, const float* HWY_RESTRICT pt, int64_t rows_pad,
-                        const float* HWY_RESTRICT v, int64_t v_stride, int64_t nk,
+                        const T* HWY_RESTRICT v, int64_t v_stride, int64_t nk,
                         float* HWY_RESTRICT o, int64_t o_stride) {
   using V = hn::Vec<D>;
   const int64_t n = static_cast<int64_t>(hn::Lanes(d));
@@ -42,7 +44,7 @@ HWY_INLINE void PvBlock(D d, const float* HWY_RESTRICT pt, int64_t rows_pad,
   }
   for (int64_t j = 0; j < nk; ++j) {
     V vv[kVecs];
-    for (int x = 0; x < kVecs; ++x) vv[x] = hn::Load(d, v + j * v_stride + x * n);
+    for (int x = 0; x < kVecs; ++x) vv[x] = LoadF32(d, v + j * v_stride + x * n);
     for (int m = 0; m < kRows; ++m) {
       const V pb = hn::Set(d, pt[j * rows_pad + m]);
       for (int x = 0; x < kVecs; ++x) acc[m][x] = hn::MulAdd(pb, vv[x], acc[m][x]);

@@ -64,6 +64,13 @@ bool MarkActiveRows(const FlashPlan& plan, const FlashScratch& s, int64_t j0, in
   return any;
 }
 
+bool AllRowsSeeTile(const ItemCoords& c, const FlashScratch& s, int64_t j0, int64_t nk) {
+  for (int64_t r = 0; r < c.rows; ++r) {
+    if (s.begin[r] > j0 || s.end[r] < j0 + nk) return false;
+  }
+  return true;
+}
+
 void PackQ(const FlashPlan& plan, const ItemCoords& c, float* qt) {
   const mha_problem& p = *plan.p;
   const int64_t rp = plan.rows_pad;

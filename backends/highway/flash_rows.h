@@ -29,6 +29,9 @@ KeyRange SetupRows(const FlashPlan& plan, const ItemCoords& c, const FlashScratc
 // Marks the rows that see a key of [j0, j0 + nk); returns whether any does.
 bool MarkActiveRows(const FlashPlan& plan, const FlashScratch& s, int64_t j0, int64_t nk);
 
+// Whether every row of the item sees every key of [j0, j0 + nk).
+bool AllRowsSeeTile(const ItemCoords& c, const FlashScratch& s, int64_t j0, int64_t nk);
+
 inline bool AnyActive(const int32_t* active, int64_t n) {
   for (int64_t r = 0; r < n; ++r) {
     if (active[r]) return true;
