@@ -24,6 +24,9 @@ if(BUILD_SHARED_LIBS)
   set(MHA_PC_LIBS_PRIVATE "")
 else()
   set(MHA_PC_LIBS_PRIVATE "-lhwy -fopenmp -ldl -lstdc++ -lm")
+  if(MHA_ONEDNN_BUILTIN)
+    string(PREPEND MHA_PC_LIBS_PRIVATE "-ldnnl ")
+  endif()
 endif()
 # Relocatable: the prefix is found from where the .pc file lies.
 file(RELATIVE_PATH MHA_PC_PREFIX_FROM_PCFILEDIR
