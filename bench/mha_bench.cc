@@ -78,14 +78,17 @@ void RunAttention(benchmark::State& state, const Run& run) {
   mha_context_set_num_threads(run.ctx, run.threads);
   const bool tracked = ResetPeakResident();
   const size_t base = ResidentBytes();
-  const mha_status status = mha_attention(run.ctx, &w.q(), &w.k(0), &w.v(0), w.out(), nullptr);
+  mha_attention_desc desc;
+  mha_attention_desc_init(&desc);
+  desc.causal = run.shape->causal;
+  const mha_status status = mha_attention(run.ctx, &w.q(), &w.k(0), &w.v(0), w.out(), &desc);
   if (status != MHA_OK) {
     state.SkipWithError((std::string(mha_status_name(status)) + ": " + mha_last_error()).c_str());
     return;
   }
   int layer = 0;
   for (auto _ : state) {
-    mha_attention(run.ctx, &w.q(), &w.k(layer), &w.v(layer), w.out(), nullptr);
+    mha_attention(run.ctx, &w.q(), &w.k(layer), &w.v(layer), w.out(), &desc);
     layer = layer + 1 == w.layers() ? 0 : layer + 1;
   }
   const double gflop = Flops(*run.shape) * 1e-9;
