@@ -24,24 +24,34 @@ def _bars(ax, groups, series, values):
     ax.set_xticklabels(groups, rotation=20, ha="right")
 
 
+def _ceiling_bars(rs, group_of, value, ceiling, ceiling_label, ylabel, title, out_dir, name):
+    """Bars of r[value] per group and backend:ISA, with a machine ceiling as a dashed line
+    (ceiling_label formats it)."""
+    def series_of(r):
+        return f"{r['backend']}:{r['isa']}"
+    groups = list(dict.fromkeys(group_of(r) for r in rs))
+    series = list(dict.fromkeys(series_of(r) for r in rs))
+    values = {(group_of(r), series_of(r)): r[value] for r in rs}
+    fig, ax = plt.subplots(figsize=(9, 4.5))
+    _bars(ax, groups, series, values)
+    if ceiling:
+        ax.axhline(ceiling, color="black", linestyle="--", label=ceiling_label.format(ceiling))
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.legend(fontsize=8)
+    return _save(fig, out_dir, name)
+
+
 def gflops(records, ceil, out_dir, dtype="f32", threads=1):
     """Compute-bound shapes: GFLOP/s per backend:ISA, with the measured FMA peak."""
     rs = [r for r in records if r["dtype"] == dtype and r["threads"] == threads
           and "gflops" in r and r.get("kv_gbs") is None]
     if not rs:
         return []
-    groups = list(dict.fromkeys(r["shape"] for r in rs))
-    series = list(dict.fromkeys(f"{r['backend']}:{r['isa']}" for r in rs))
-    values = {(r["shape"], f"{r['backend']}:{r['isa']}"): r["gflops"] for r in rs}
-    fig, ax = plt.subplots(figsize=(9, 4.5))
-    _bars(ax, groups, series, values)
-    peak = ceil.get(threads, {}).get("fma")
-    if peak:
-        ax.axhline(peak, color="black", linestyle="--", label=f"f32 FMA peak {peak:.0f}")
-    ax.set_ylabel("GFLOP/s")
-    ax.set_title(f"Attention throughput, {dtype}, {threads} thread(s)")
-    ax.legend(fontsize=8)
-    return _save(fig, out_dir, "gflops")
+    return _ceiling_bars(rs, lambda r: r["shape"], "gflops",
+                         ceil.get(threads, {}).get("fma"), "f32 FMA peak {:.0f}", "GFLOP/s",
+                         f"Attention throughput, {dtype}, {threads} thread(s)", out_dir,
+                         "gflops")
 
 
 def decode(records, ceil, out_dir, threads=1):
@@ -49,19 +59,10 @@ def decode(records, ceil, out_dir, threads=1):
     rs = [r for r in records if r["threads"] == threads and r.get("kv_gbs") is not None]
     if not rs:
         return []
-    groups = list(dict.fromkeys(f"{r['shape']}\n{r['dtype']}" for r in rs))
-    series = list(dict.fromkeys(f"{r['backend']}:{r['isa']}" for r in rs))
-    values = {(f"{r['shape']}\n{r['dtype']}", f"{r['backend']}:{r['isa']}"): r["kv_gbs"]
-              for r in rs}
-    fig, ax = plt.subplots(figsize=(9, 4.5))
-    _bars(ax, groups, series, values)
-    bw = ceil.get(threads, {}).get("read")
-    if bw:
-        ax.axhline(bw, color="black", linestyle="--", label=f"read bandwidth {bw:.0f} GB/s")
-    ax.set_ylabel("GB/s of K/V")
-    ax.set_title(f"Decode: K/V streamed per second, {threads} thread(s)")
-    ax.legend(fontsize=8)
-    return _save(fig, out_dir, "decode")
+    return _ceiling_bars(rs, lambda r: f"{r['shape']}\n{r['dtype']}", "kv_gbs",
+                         ceil.get(threads, {}).get("read"), "read bandwidth {:.0f} GB/s",
+                         "GB/s of K/V", f"Decode: K/V streamed per second, {threads} thread(s)",
+                         out_dir, "decode")
 
 
 def peers(peer_report, out_dir):
