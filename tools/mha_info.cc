@@ -6,7 +6,6 @@
 //   mha-info --json   the same as JSON
 #include <omp.h>
 
-#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <iostream>
@@ -18,6 +17,7 @@
 
 #include "hwy/highway.h"
 #include "hwy/targets.h"
+#include "isa_levels.h"
 #include "json_value.h"
 #include "mha/mha.h"
 #include "self_check.h"
@@ -120,17 +120,8 @@ JsonValue Highway() {
 
 // A context of `backend` under MHA_MAX_ISA=cap; returns its ISA or the error.
 std::string IsaUnderCap(const std::string& backend, const char* cap) {
-  const char* old = std::getenv("MHA_MAX_ISA");
-  const std::string saved = old ? old : "";
-  setenv("MHA_MAX_ISA", cap, 1);
-  mha_context* ctx = nullptr;
-  const mha_status status = mha_context_create(backend.c_str(), &ctx);
-  if (old) {
-    setenv("MHA_MAX_ISA", saved.c_str(), 1);
-  } else {
-    unsetenv("MHA_MAX_ISA");
-  }
-  if (status != MHA_OK) return std::string("error: ") + mha_last_error();
+  mha_context* ctx = mha_bench::CreateContextCapped(backend, {cap});
+  if (!ctx) return std::string("error: ") + mha_last_error();
   std::string isa = mha_context_isa(ctx);
   mha_context_destroy(ctx);
   return isa;
