@@ -1,8 +1,14 @@
 // mha_bench: attention throughput of every backend x shape x dtype x ISA level x
 // thread count, beside this CPU's measured ceilings (design.md §6).
 //
-//   mha_bench [--quick] [Google Benchmark flags, e.g. --benchmark_filter=highway/.*/bert]
+//   mha_bench [--quick] [--verify] [Google Benchmark flags, e.g. --benchmark_filter=bert]
 //   mha_bench --print_shapes     the shape sets as JSON, for tools/peers.py
+//
+// --quick: the small CI shapes and short timings. --verify: each row's first call,
+// made before timing, is compared with the reference backend's output for the
+// attention the shape names (bench/verify.h); a row that is off fails with
+// "verify: max |out - ref| = ...". Shapes over 2 GFLOP are not checked (the f64
+// reference would take too long); the counter verified is 1 where checked, else 0.
 //
 // Names are <backend>/<isa>/<shape>/<dtype>/threads:<n>. Counters: GFLOP/s,
 // pct_fma_peak (of the measured f32 FMA peak at that thread count), and for decode
@@ -26,6 +32,7 @@
 #include "memory.h"
 #include "mha/mha.h"
 #include "shapes.h"
+#include "verify.h"
 #include "workload.h"
 
 namespace mha_bench {
@@ -37,6 +44,7 @@ constexpr double kLowerIsaMaxFlops = 10e9;
 
 struct Options {
   bool quick = false;
+  bool verify = false;
 };
 
 // Removes our own flags from argv, leaving Google Benchmark's.
@@ -47,6 +55,10 @@ Options ParseOptions(int* argc, char** argv, std::vector<std::string>* injected)
   for (int i = 1; i < *argc; ++i) {
     if (std::strcmp(argv[i], "--quick") == 0) {
       options.quick = true;
+      continue;
+    }
+    if (std::strcmp(argv[i], "--verify") == 0) {
+      options.verify = true;
       continue;
     }
     if (std::strncmp(argv[i], "--benchmark_min_time", 20) == 0) has_min_time = true;
@@ -65,6 +77,7 @@ struct Run {
   int threads;
   double peak_gflops;
   double read_gbs;
+  bool verify;
 };
 
 // The largest extra resident memory seen per benchmark name, over all its runs.
@@ -75,6 +88,10 @@ std::map<std::string, double>& ExtraMiB() {
 
 void RunAttention(benchmark::State& state, const Run& run) {
   const Workload& w = Workload::Get(*run.shape, *run.precision);
+  // Computed (once per workload) before the memory tracking starts: extra_MiB leaves it out.
+  const bool verify = run.verify && VerifyAffordable(*run.shape);
+  const ReferenceOutput* expected =
+      verify ? &ReferenceOutput::Get(*run.shape, *run.precision, w) : nullptr;
   mha_context_set_num_threads(run.ctx, run.threads);
   const bool tracked = ResetPeakResident();
   const size_t base = ResidentBytes();
@@ -85,6 +102,13 @@ void RunAttention(benchmark::State& state, const Run& run) {
   if (status != MHA_OK) {
     state.SkipWithError((std::string(mha_status_name(status)) + ": " + mha_last_error()).c_str());
     return;
+  }
+  if (expected) {
+    const std::string error = expected->Compare(*w.out());
+    if (!error.empty()) {
+      state.SkipWithError(error.c_str());
+      return;
+    }
   }
   int layer = 0;
   for (auto _ : state) {
@@ -108,6 +132,7 @@ void RunAttention(benchmark::State& state, const Run& run) {
     extra = std::max(extra, static_cast<double>(PeakResidentBytes() - base) / (1 << 20));
     state.counters["extra_MiB"] = extra;
   }
+  if (run.verify) state.counters["verified"] = verify ? 1 : 0;
 }
 
 std::string Format(double value) {
@@ -197,8 +222,8 @@ void RegisterAll(const Options& options, const std::map<int, Ceilings>& ceilings
           if (!level.best && !options.quick && threads != 1) continue;
           const std::string name = level.backend + "/" + level.isa + "/" + shape.id + "/" +
                                    precision.id + "/threads:" + std::to_string(threads);
-          const Run run{name,    &shape,  &precision, level.ctx,
-                        threads, c.fma_f32_gflops, c.read_gbs};
+          const Run run{name,    &shape,          &precision, level.ctx,
+                        threads, c.fma_f32_gflops, c.read_gbs,  options.verify};
           benchmark::RegisterBenchmark(name.c_str(), [run](benchmark::State& state) {
             RunAttention(state, run);
           })->UseRealTime()->Unit(benchmark::kMillisecond);
