@@ -55,10 +55,12 @@ TEST_CASE("highway: conformance grid on every target", "[highway]") {
     const std::vector<Case> longs = RandomCases(/*seed=*/target + 1, 2, /*max_len=*/50, {64, 80});
     for (size_t n = 0; n < longs.size(); ++n) {
       Case big = longs[n];
-      const bool decode = n == 0;  // over a GQA group; then a prefill
+      // A decode over 3 kv heads of 2 query heads each (one item holds every kv
+      // head, padded to 4 rows apiece); then a prefill.
+      const bool decode = n == 0;
       big.batch = 1;
-      big.num_kv_heads = 1;
-      big.num_heads = decode ? 4 : 1;
+      big.num_kv_heads = decode ? 3 : 1;
+      big.num_heads = decode ? 6 : 1;
       big.q_len = decode ? 1 : 1030;
       big.kv_len = 1300;
       big.probs = false;

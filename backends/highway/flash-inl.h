@@ -51,8 +51,9 @@ HWY_INLINE void ScoreTile(D d, const FlashPlan& plan, const ItemCoords& c,
   const int64_t k_stride = p.k.strides[1];
   if (plan.few_rows) {
     const T* v = static_cast<const T*>(p.v.data) + RowOffset(p.v, c.b, j0, c.g);
-    QkDotTile(d, k, k_stride, nk, p.head_dim, s.qt, DotRows(c.rows), plan.rows_pad, s.st, v,
-              p.v.strides[1], p.v_head_dim);
+    QkDotTile(d, KvRows<T>{k, k_stride, p.k.strides[2]},
+              KvRows<T>{v, p.v.strides[1], p.v.strides[2]}, plan.item_kv_heads, nk,
+              p.head_dim, p.v_head_dim, s.qt, plan.head_rows, plan.rows_pad, s.st);
   } else if (UseBf16Dot<T>(plan)) {
     QkTileBf16Avx512(reinterpret_cast<const uint16_t*>(k), k_stride, nk, p.head_dim,
                      reinterpret_cast<const uint32_t*>(s.qt), plan.rows_pad, s.active,
@@ -122,19 +123,26 @@ void FlashItem(const FlashPlan& plan, int64_t item, float* scratch) {
     }
     RescaleRows(d, s.active, s.alpha, rp, s.o, plan.dv_pad);
     const T* v_tile = v_base + RowOffset(p.v, c.b, j0, c.g);
-    if (plan.few_rows && p.v_head_dim % n == 0 && AllRowsSeeTile(c, s, j0, nk)) {
-      PvDotTile(d, s.st, DotRows(c.rows), rp, v_tile, p.v.strides[1], nk, p.v_head_dim,
+    if (plan.few_rows && p.v_head_dim % n == 0 && AllRowsSeeTile(plan, c, s, j0, nk)) {
+      PvDotTile(d, s.st, plan.item_kv_heads, plan.head_rows, rp,
+                KvRows<T>{v_tile, p.v.strides[1], p.v.strides[2]}, nk, p.v_head_dim,
                 plan.dv_pad, s.o);
       continue;
     }
-    // Otherwise V is widened into a contiguous tile: its rows are strided by the
-    // other heads, and several passes over a strided tile conflict in L1.
-    const bool finite =
-        RowsToF32(v_tile, p.v.strides[1], nk, p.v_head_dim, s.vt, plan.dv_pad, plan.dv_pad);
-    if (finite) {
-      PvTile(d, s.st, s.active, (c.rows + 1) / 2 * 2, rp, s.vt, nk, plan.dv_pad, s.o);
-    } else {
-      PvTileVisibleOnly(d, s, rp, j0, nk, plan.dv_pad);
+    // Otherwise V is widened into a contiguous tile, kv head by kv head: its rows
+    // are strided by the other heads, and several passes over a strided tile
+    // conflict in L1.
+    for (int64_t g = 0; g < plan.item_kv_heads; ++g) {
+      const int64_t r0 = g * plan.head_rows;
+      const int64_t r1 = std::min(r0 + plan.head_rows, c.rows);
+      const bool finite = RowsToF32(v_tile + g * p.v.strides[2], p.v.strides[1], nk,
+                                    p.v_head_dim, s.vt, plan.dv_pad, plan.dv_pad);
+      if (finite) {
+        PvTile(d, s.st + r0, s.active + r0, (r1 - r0 + 1) / 2 * 2, rp, s.vt, nk, plan.dv_pad,
+               s.o + r0 * plan.dv_pad);
+      } else {
+        PvTileVisibleOnly(d, s, r0, r1, rp, j0, nk, plan.dv_pad);
+      }
     }
   }
 

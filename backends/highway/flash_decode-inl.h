@@ -1,7 +1,8 @@
-// QK^T and P V for work items with few query rows (decode: one new token per head
-// of a GQA group). Vectors run along head_dim and K and V are read in place,
-// widened in registers: each element is loaded once, and each loaded vector
-// serves kDotRows rows (the heads of the group) before the next is loaded.
+// QK^T and P V for work items with few query rows per kv head (decode: one new
+// token per head of a GQA group), over several kv heads. Vectors run along
+// head_dim and K and V are read in place, widened in registers: each element is
+// loaded once, and each loaded vector serves kDotRows rows (the heads of the
+// group) before the next is loaded.
 #if defined(MHA_BACKENDS_HIGHWAY_FLASH_DECODE_INL_H_) == defined(HWY_TARGET_TOGGLE)
 #ifdef MHA_BACKENDS_HIGHWAY_FLASH_DECODE_INL_H_
 #undef MHA_BACKENDS_HIGHWAY_FLASH_DECODE_INL_H_
@@ -22,13 +23,11 @@ namespace mha {
 namespace HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
 
-constexpr int kDotRows = 4;  // query rows per block; 2 keys x 4 rows accumulators
+// Rows are taken kDotRows (flash_plan.h) at a time: 2 keys x 4 rows accumulators.
+static_assert(kDotRows == 4, "StoreSumsOf4 reduces 4 rows");
 // V rows per P V sub-block: few enough that the strided rows stay in L1 while
 // every column block passes over them.
 constexpr int64_t kPvSubKeys = 8;
-
-// Rows of an item rounded up to whole blocks (PackQRows zeroes the padding).
-HWY_INLINE int64_t DotRows(int64_t rows) { return (rows + kDotRows - 1) / kDotRows * kDotRows; }
 
 #if HWY_TARGET == HWY_SCALAR
 template <class D, class V>
@@ -106,54 +105,73 @@ HWY_INLINE void QkDotBlock(D d, const T* HWY_RESTRICT k, int64_t k_stride, int64
   }
 }
 
-// Raw dots of keys [0, nk) for rows [0, rows) (q: row-major; rows a multiple of
-// kDotRows). Keys outer, so that a key pair serves every row block from L1. Also
-// prefetches the next tile's K and V rows (v, v_stride, dv), spread over the loop.
+// The rows of an item's kv heads in K or V: key j of head slot g at
+// data + j * key_stride + g * head_stride (in BSHD, the heads of one key are
+// adjacent, so a key's rows of all the item's heads are one contiguous run).
+template <typename T>
+struct KvRows {
+  const T* data;
+  int64_t key_stride, head_stride;
+  const T* Row(int64_t j, int64_t g) const { return data + j * key_stride + g * head_stride; }
+};
+
+// Raw dots of keys [0, nk) with every row: head slot g's rows are
+// [g * head_rows, (g + 1) * head_rows) of q (row-major) and of st's columns.
+// Keys outer and heads inner, so that K is read in address order and a key
+// pair serves every row block of its head from L1. Also prefetches the next
+// tile's K and V rows, spread over the loop.
 template <typename T, class D>
-HWY_INLINE void QkDotTile(D d, const T* HWY_RESTRICT k, int64_t k_stride, int64_t nk,
-                          int64_t dim, const float* HWY_RESTRICT q, int64_t rows,
-                          int64_t rows_pad, float* HWY_RESTRICT st, const T* v,
-                          int64_t v_stride, int64_t dv) {
+HWY_INLINE void QkDotTile(D d, const KvRows<T>& k, const KvRows<T>& v, int64_t heads,
+                          int64_t nk, int64_t dim, int64_t dv, const float* HWY_RESTRICT q,
+                          int64_t head_rows, int64_t rows_pad, float* HWY_RESTRICT st) {
   int64_t j = 0;
   for (; j + 2 <= nk; j += 2) {
-    for (int64_t jj = j + kTileKeys; jj < j + kTileKeys + 2; ++jj) {
-      PrefetchRow(k + jj * k_stride, dim);
-      PrefetchRow(v + jj * v_stride, dv);
-    }
-    for (int64_t r = 0; r < rows; r += kDotRows) {
-      QkDotBlock<2>(d, k + j * k_stride, k_stride, dim, q + r * dim, rows_pad,
-                    st + j * rows_pad + r);
+    for (int64_t g = 0; g < heads; ++g) {
+      for (int64_t jj = j + kTileKeys; jj < j + kTileKeys + 2; ++jj) {
+        PrefetchRow(k.Row(jj, g), dim);
+        PrefetchRow(v.Row(jj, g), dv);
+      }
+      for (int64_t r = g * head_rows; r < (g + 1) * head_rows; r += kDotRows) {
+        QkDotBlock<2>(d, k.Row(j, g), k.key_stride, dim, q + r * dim, rows_pad,
+                      st + j * rows_pad + r);
+      }
     }
   }
   if (j < nk) {
-    for (int64_t r = 0; r < rows; r += kDotRows) {
-      QkDotBlock<1>(d, k + j * k_stride, k_stride, dim, q + r * dim, rows_pad,
-                    st + j * rows_pad + r);
+    for (int64_t g = 0; g < heads; ++g) {
+      for (int64_t r = g * head_rows; r < (g + 1) * head_rows; r += kDotRows) {
+        QkDotBlock<1>(d, k.Row(j, g), k.key_stride, dim, q + r * dim, rows_pad,
+                      st + j * rows_pad + r);
+      }
     }
   }
 }
 
-// o += P V over keys [0, nk) for rows [0, rows) (a multiple of kDotRows), V read
+// o += P V over keys [0, nk) for every row (head slots as in QkDotTile), V read
 // in place (dv a multiple of the vector length). Only for a tile that every row
 // sees whole: no P is 0 by the mask, so no 0 x Inf can reach a row that never
 // sees the key.
 template <typename T, class D>
-HWY_INLINE void PvDotTile(D d, const float* HWY_RESTRICT pt, int64_t rows, int64_t rows_pad,
-                          const T* HWY_RESTRICT v, int64_t v_stride, int64_t nk, int64_t dv,
+HWY_INLINE void PvDotTile(D d, const float* HWY_RESTRICT pt, int64_t heads, int64_t head_rows,
+                          int64_t rows_pad, const KvRows<T>& v, int64_t nk, int64_t dv,
                           int64_t dv_pad, float* HWY_RESTRICT o) {
   const int64_t n = static_cast<int64_t>(hn::Lanes(d));
   for (int64_t j = 0; j < nk; j += kPvSubKeys) {
     const int64_t nj = std::min(kPvSubKeys, nk - j);
     const float* p = pt + j * rows_pad;
-    const T* vj = v + j * v_stride;
-    for (int64_t r = 0; r < rows; r += kDotRows) {
-      float* o_rows = o + r * dv_pad;
-      int64_t e = 0;
-      for (; e + 2 * n <= dv; e += 2 * n) {
-        PvBlock<kDotRows, 2>(d, p + r, rows_pad, vj + e, v_stride, nj, o_rows + e, dv_pad);
-      }
-      if (e < dv) {
-        PvBlock<kDotRows, 1>(d, p + r, rows_pad, vj + e, v_stride, nj, o_rows + e, dv_pad);
+    for (int64_t g = 0; g < heads; ++g) {
+      const T* vj = v.Row(j, g);
+      for (int64_t r = g * head_rows; r < (g + 1) * head_rows; r += kDotRows) {
+        float* o_rows = o + r * dv_pad;
+        int64_t e = 0;
+        for (; e + 2 * n <= dv; e += 2 * n) {
+          PvBlock<kDotRows, 2>(d, p + r, rows_pad, vj + e, v.key_stride, nj, o_rows + e,
+                               dv_pad);
+        }
+        if (e < dv) {
+          PvBlock<kDotRows, 1>(d, p + r, rows_pad, vj + e, v.key_stride, nj, o_rows + e,
+                               dv_pad);
+        }
       }
     }
   }

@@ -7,6 +7,7 @@
 #include <limits>
 
 #include "dtype.h"
+#include "flash_rows.h"
 #include "tensor_view.h"
 
 namespace mha {
@@ -15,65 +16,74 @@ namespace {
 // Query rows (heads of a group x positions) a work item aims for: enough that a
 // K/V tile is reused many times, few enough that its scratch stays in L2.
 constexpr int64_t kTargetRows = 64;
-// The decode path splits keys only when there are fewer (b, kv head, q block)
-// items than this; the count depends on the shape alone, never on threads.
+// The decode path splits keys only when there are fewer (b, kv head block, q
+// block) items than this; the count depends on the shape alone, never on threads.
 constexpr int64_t kMinItemsBeforeSplit = 16;
-constexpr int64_t kSplitKeys = 512;
+constexpr int64_t kSplitKeys = 256;
 
 int64_t RoundUp(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
+
+// The largest divisor of n that is at most `limit` (1 when limit < 1).
+int64_t LargestDivisorAtMost(int64_t n, int64_t limit) {
+  for (int64_t k = std::min(n, limit); k > 1; --k) {
+    if (n % k == 0) return k;
+  }
+  return 1;
+}
 
 // Combines the splits of one (b, kv head, q block) with an exact log-sum-exp merge
 // in split order, then writes out and lse.
 void MergeSplits(const FlashPlan& plan, int64_t base_item) {
   const mha_problem& p = *plan.p;
-  const int64_t qb = base_item % plan.num_q_blocks;
-  const int64_t g = base_item / plan.num_q_blocks % p.num_kv_heads;
-  const int64_t b = base_item / plan.num_q_blocks / p.num_kv_heads;
-  const int64_t i0 = qb * plan.q_block;
-  const int64_t rows = std::min(plan.q_block, p.q_len - i0) * plan.group;
+  const ItemCoords c = DecodeItem(plan, base_item * plan.num_splits);
   const float kNegInf = -std::numeric_limits<float>::infinity();
-  for (int64_t r = 0; r < rows; ++r) {
-    const int64_t i = i0 + r / plan.group, h = g * plan.group + r % plan.group;
+  for (int64_t r = 0; r < c.rows; ++r) {
+    const auto [i, h, real] = RowOf(plan, c, r);
+    if (!real) continue;
     auto row_of = [&](int64_t s) {
       return plan.partials +
              ((base_item * plan.num_splits + s) * plan.rows_pad + r) * plan.partial_stride;
     };
     float max = kNegInf;
     for (int64_t s = 0; s < plan.num_splits; ++s) max = std::max(max, row_of(s)[0]);
-    // A split that saw no key has sum 0 (and max -inf): it weighs nothing.
+    // Sums split by split into split 0's partial, each split weighted by
+    // exp(m_s - max) (one exp per split and row). A split that saw no key has sum
+    // 0 (and max -inf): it weighs nothing.
+    float* acc = row_of(0) + 2;
     float sum = 0.0f;
-    if (max != kNegInf) {
-      for (int64_t s = 0; s < plan.num_splits; ++s) {
-        if (row_of(s)[1] > 0.0f) sum += std::exp(row_of(s)[0] - max) * row_of(s)[1];
+    for (int64_t s = 0; s < plan.num_splits; ++s) {
+      const float* part = row_of(s);
+      const bool seen = max != kNegInf && part[1] > 0.0f;
+      const float weight = seen ? std::exp(part[0] - max) : 0.0f;
+      sum += weight * part[1];
+      for (int64_t e = 0; e < p.v_head_dim; ++e) {
+        // A weight of 0 must not meet an Inf or NaN of a split that saw nothing.
+        acc[e] = (s == 0 ? 0.0f : acc[e]) + (seen ? weight * part[2 + e] : 0.0f);
       }
     }
-    const int64_t out_offset = RowOffset(p.out, b, i, h);
+    const float inv_sum = sum > 0.0f ? 1.0f / sum : 0.0f;
+    const int64_t out_offset = RowOffset(p.out, c.b, i, h);
     for (int64_t e = 0; e < p.v_head_dim; ++e) {
-      float acc = 0.0f;
-      for (int64_t s = 0; sum > 0.0f && s < plan.num_splits; ++s) {
-        const float* part = row_of(s);
-        if (part[1] > 0.0f) acc += std::exp(part[0] - max) * part[2 + e];
-      }
-      StoreFromF32(p.out.data, p.out.dtype, out_offset + e, sum > 0.0f ? acc / sum : 0.0f);
+      StoreFromF32(p.out.data, p.out.dtype, out_offset + e, acc[e] * inv_sum);
     }
     if (p.lse) {
-      p.lse[(b * p.num_heads + h) * p.q_len + i] = sum > 0.0f ? max + std::log(sum) : kNegInf;
+      p.lse[(c.b * p.num_heads + h) * p.q_len + i] = sum > 0.0f ? max + std::log(sum) : kNegInf;
     }
   }
 }
 
-// The item run at step `k`. Items are numbered (b, kv head, q block, split).
+// The item run at step `k`. Items are numbered (b, kv head block, q block, split).
 // Without splits they run last first: under a causal mask the last q blocks see
 // the most keys, and starting the longest items first balances the threads. With
-// splits the kv head varies fastest, so that consecutive items read the
+// splits the kv head block varies fastest, so that consecutive items read the
 // neighbouring heads of the same keys (in BSHD these share pages and DRAM rows)
 // rather than striding through one head. Decode items without splits run in
-// order, kv heads ascending: the lines the hardware prefetchers fetch past the
-// rows of one head belong to the next head, which then finds them in cache
-// (measured: 25% more GB/s than descending on decode-batch).
+// order, ascending addresses: the lines the hardware prefetchers fetch past an
+// item's rows belong to the next item (measured, when items held one kv head:
+// 25% more GB/s than descending on decode-batch).
 int64_t ItemAtStep(const FlashPlan& plan, int64_t k) {
   if (plan.num_splits == 1) return plan.few_rows ? k : plan.num_items - 1 - k;
-  const int64_t heads = plan.p->num_kv_heads;
+  const int64_t heads = plan.kv_head_blocks;
   const int64_t g = k % heads;
   const int64_t split = k / heads % plan.num_splits;
   const int64_t qb = k / heads / plan.num_splits % plan.num_q_blocks;
@@ -88,9 +98,17 @@ FlashPlan MakeFlashPlan(const mha_problem& p, bool bf16_dot) {
   plan.p = &p;
   plan.group = p.num_heads / p.num_kv_heads;
   plan.q_block = std::min(p.q_len, std::max<int64_t>(1, kTargetRows / plan.group));
-  plan.rows_pad = RoundUp(plan.group * plan.q_block, kRowAlign);
   plan.num_q_blocks = (p.q_len + plan.q_block - 1) / plan.q_block;
-  const int64_t base_items = p.batch * p.num_kv_heads * plan.num_q_blocks;
+  // The decode QK^T runs whole vectors along head_dim.
+  plan.few_rows = plan.group * plan.q_block <= kFewRows && p.head_dim % kFloatAlign == 0;
+  plan.head_rows = plan.group * plan.q_block;
+  if (plan.few_rows) {
+    plan.head_rows = RoundUp(plan.head_rows, kDotRows);
+    plan.item_kv_heads = LargestDivisorAtMost(p.num_kv_heads, kTargetRows / plan.head_rows);
+  }
+  plan.kv_head_blocks = p.num_kv_heads / plan.item_kv_heads;
+  plan.rows_pad = RoundUp(plan.item_kv_heads * plan.head_rows, kRowAlign);
+  const int64_t base_items = p.batch * plan.kv_head_blocks * plan.num_q_blocks;
   plan.num_splits = 1;
   if (!p.probs && base_items < kMinItemsBeforeSplit && p.kv_len >= 2 * kSplitKeys) {
     plan.split_len = kSplitKeys;
@@ -101,8 +119,6 @@ FlashPlan MakeFlashPlan(const mha_problem& p, bool bf16_dot) {
   plan.num_items = base_items * plan.num_splits;
   plan.dv_pad = RoundUp(p.v_head_dim, kFloatAlign);
   plan.partial_stride = 2 + plan.dv_pad;
-  // The decode QK^T runs whole vectors along head_dim.
-  plan.few_rows = plan.group * plan.q_block <= kFewRows && p.head_dim % kFloatAlign == 0;
   plan.bf16_dot = bf16_dot && !plan.few_rows;
 
   const int64_t d_pad = RoundUp(p.head_dim, kFloatAlign);

@@ -16,8 +16,10 @@ namespace mha {
 constexpr int64_t kTileKeys = 64;
 // Query rows of a work item are padded to this (the widest f32 vector).
 constexpr int64_t kRowAlign = 16;
-// Items with at most this many rows (decode) use the dot-product kernels.
+// Items with at most this many rows per kv head (decode) use the dot-product
+// kernels, which take rows in blocks of kDotRows that share one kv head.
 constexpr int64_t kFewRows = 8;
+constexpr int64_t kDotRows = 4;
 // Floats per scratch region are rounded up to this (64 bytes).
 constexpr int64_t kFloatAlign = 16;
 
@@ -25,11 +27,14 @@ struct FlashPlan {
   const mha_problem* p = nullptr;
   int64_t group = 1;         // query heads per kv head
   int64_t q_block = 1;       // query positions per work item
-  int64_t rows_pad = 0;      // group * q_block rounded up to kRowAlign
+  int64_t item_kv_heads = 1;   // kv heads per work item (several on the decode path)
+  int64_t kv_head_blocks = 1;  // Hkv / item_kv_heads
+  int64_t head_rows = 0;     // rows per kv head: group * q_block (few_rows: padded to kDotRows)
+  int64_t rows_pad = 0;      // item_kv_heads * head_rows rounded up to kRowAlign
   int64_t num_q_blocks = 0;
-  int64_t num_splits = 1;    // key splits per (b, kv head, q block); > 1: decode path
+  int64_t num_splits = 1;    // key splits per (b, kv head block, q block); > 1: decode path
   int64_t split_len = 0;     // keys per split, a multiple of kTileKeys
-  int64_t num_items = 0;     // B * Hkv * num_q_blocks * num_splits
+  int64_t num_items = 0;     // B * kv_head_blocks * num_q_blocks * num_splits
   int64_t dv_pad = 0;        // Dv rounded up to kFloatAlign
   int64_t scratch_floats = 0;  // per thread
   // Decode path: per item and row, {max, sum, unnormalised out[dv_pad]}.
@@ -38,7 +43,9 @@ struct FlashPlan {
   // Q and K are bf16, the CPU has avx512_bf16 and the item has many rows: the
   // QK^T dot uses vdpbf16ps.
   bool bf16_dot = false;
-  // At most kFewRows query rows per item: the decode kernels read K in place.
+  // At most kFewRows query rows per kv head: the decode kernels read K and V in
+  // place, key by key across the item's kv heads (each key's rows of neighbouring
+  // heads are adjacent in memory, so the item reads its K/V in address order).
   bool few_rows = false;
 };
 

@@ -102,14 +102,14 @@ HWY_INLINE void PvTile(D d, const float* HWY_RESTRICT pt, const int32_t* active,
   }
 }
 
-// o += P V like PvTile, but each active row only over the keys it sees, for a
-// tile whose V holds Inf or NaN: 0 * Inf would put NaN into rows that never see
-// that key.
+// o += P V like PvTile for rows [r_begin, r_end), but each active row only over
+// the keys it sees, for a tile whose V holds Inf or NaN: 0 * Inf would put NaN
+// into rows that never see that key.
 template <class D>
-HWY_INLINE void PvTileVisibleOnly(D d, const FlashScratch& s, int64_t rows_pad, int64_t j0,
-                                  int64_t nk, int64_t dv_pad) {
+HWY_INLINE void PvTileVisibleOnly(D d, const FlashScratch& s, int64_t r_begin, int64_t r_end,
+                                  int64_t rows_pad, int64_t j0, int64_t nk, int64_t dv_pad) {
   const int64_t n = static_cast<int64_t>(hn::Lanes(d));
-  for (int64_t r = 0; r < rows_pad; ++r) {
+  for (int64_t r = r_begin; r < r_end; ++r) {
     if (!s.active[r]) continue;
     const int64_t first = std::max<int64_t>(s.begin[r], j0) - j0;
     const int64_t last = std::min<int64_t>(s.end[r], j0 + nk) - j0;

@@ -16,11 +16,11 @@ ItemCoords DecodeItem(const FlashPlan& plan, int64_t item) {
   c.split = item % plan.num_splits;
   const int64_t rest = item / plan.num_splits;
   const int64_t qb = rest % plan.num_q_blocks;
-  c.g = rest / plan.num_q_blocks % p.num_kv_heads;
-  c.b = rest / plan.num_q_blocks / p.num_kv_heads;
+  c.g = rest / plan.num_q_blocks % plan.kv_head_blocks * plan.item_kv_heads;
+  c.b = rest / plan.num_q_blocks / plan.kv_head_blocks;
   c.i0 = qb * plan.q_block;
   c.num_q = std::min(plan.q_block, p.q_len - c.i0);
-  c.rows = c.num_q * plan.group;
+  c.rows = (plan.item_kv_heads - 1) * plan.head_rows + c.num_q * plan.group;
   return c;
 }
 
@@ -36,7 +36,8 @@ KeyRange SetupRows(const FlashPlan& plan, const ItemCoords& c, const FlashScratc
     s.end[r] = 0;
     s.bias_offset[r] = 0;
     if (r >= c.rows) continue;
-    const int64_t i = c.i0 + r / plan.group, h = c.g * plan.group + r % plan.group;
+    const auto [i, h, real] = RowOf(plan, c, r);
+    if (!real) continue;
     KeyRange keys = VisibleKeys(p, c.b, i);
     keys.begin = std::max(keys.begin, split_begin);
     keys.end = std::min(keys.end, split_end);
@@ -64,9 +65,10 @@ bool MarkActiveRows(const FlashPlan& plan, const FlashScratch& s, int64_t j0, in
   return any;
 }
 
-bool AllRowsSeeTile(const ItemCoords& c, const FlashScratch& s, int64_t j0, int64_t nk) {
+bool AllRowsSeeTile(const FlashPlan& plan, const ItemCoords& c, const FlashScratch& s,
+                    int64_t j0, int64_t nk) {
   for (int64_t r = 0; r < c.rows; ++r) {
-    if (s.begin[r] > j0 || s.end[r] < j0 + nk) return false;
+    if (RowOf(plan, c, r).real && (s.begin[r] > j0 || s.end[r] < j0 + nk)) return false;
   }
   return true;
 }
@@ -76,7 +78,8 @@ void PackQ(const FlashPlan& plan, const ItemCoords& c, float* qt) {
   const int64_t rp = plan.rows_pad;
   std::memset(qt, 0, sizeof(float) * p.head_dim * rp);
   for (int64_t r = 0; r < c.rows; ++r) {
-    const int64_t i = c.i0 + r / plan.group, h = c.g * plan.group + r % plan.group;
+    const auto [i, h, real] = RowOf(plan, c, r);
+    if (!real) continue;
     const int64_t offset = RowOffset(p.q, c.b, i, h);
     for (int64_t d = 0; d < p.head_dim; ++d) {
       qt[d * rp + r] = p.scale * LoadAsF32(p.q.data, p.q.dtype, offset + d);
@@ -86,10 +89,10 @@ void PackQ(const FlashPlan& plan, const ItemCoords& c, float* qt) {
 
 void PackQRows(const FlashPlan& plan, const ItemCoords& c, float* q) {
   const mha_problem& p = *plan.p;
-  const int64_t padded = (c.rows + 3) / 4 * 4;
-  std::memset(q, 0, sizeof(float) * p.head_dim * padded);
+  std::memset(q, 0, sizeof(float) * p.head_dim * plan.rows_pad);
   for (int64_t r = 0; r < c.rows; ++r) {
-    const int64_t i = c.i0 + r / plan.group, h = c.g * plan.group + r % plan.group;
+    const auto [i, h, real] = RowOf(plan, c, r);
+    if (!real) continue;
     const int64_t offset = RowOffset(p.q, c.b, i, h);
     for (int64_t d = 0; d < p.head_dim; ++d) {
       q[r * p.head_dim + d] = p.scale * LoadAsF32(p.q.data, p.q.dtype, offset + d);
@@ -103,7 +106,8 @@ void PackQPairs(const FlashPlan& plan, const ItemCoords& c, uint32_t* qt) {
   const int64_t pairs = p.head_dim / 2;
   std::memset(qt, 0, sizeof(uint32_t) * pairs * rp);
   for (int64_t r = 0; r < c.rows; ++r) {
-    const int64_t i = c.i0 + r / plan.group, h = c.g * plan.group + r % plan.group;
+    const auto [i, h, real] = RowOf(plan, c, r);
+    if (!real) continue;
     const uint16_t* q = static_cast<const uint16_t*>(p.q.data) + RowOffset(p.q, c.b, i, h);
     for (int64_t t = 0; t < pairs; ++t) {
       qt[t * rp + r] = uint32_t{q[2 * t]} | uint32_t{q[2 * t + 1]} << 16;
@@ -114,7 +118,8 @@ void PackQPairs(const FlashPlan& plan, const ItemCoords& c, uint32_t* qt) {
 void WriteOutput(const FlashPlan& plan, const ItemCoords& c, const FlashScratch& s) {
   const mha_problem& p = *plan.p;
   for (int64_t r = 0; r < c.rows; ++r) {
-    const int64_t i = c.i0 + r / plan.group, h = c.g * plan.group + r % plan.group;
+    const auto [i, h, real] = RowOf(plan, c, r);
+    if (!real) continue;
     const bool seen = s.l[r] > 0.0f;
     const float inv = seen ? 1.0f / s.l[r] : 0.0f;
     const float* o = s.o + r * plan.dv_pad;
@@ -150,7 +155,8 @@ void WriteProbsTile(const FlashPlan& plan, const ItemCoords& c, const FlashScrat
   const mha_problem& p = *plan.p;
   const mha_tensor& probs = *p.probs;
   for (int64_t r = 0; r < c.rows; ++r) {
-    const int64_t i = c.i0 + r / plan.group, h = c.g * plan.group + r % plan.group;
+    const auto [i, h, real] = RowOf(plan, c, r);
+    if (!real) continue;
     float* row = static_cast<float*>(probs.data) + RowOffset(probs, c.b, h, i);
     const bool live = s.active[r] && s.l[r] > 0.0f;
     const float inv = live ? 1.0f / s.l[r] : 0.0f;

@@ -12,15 +12,28 @@
 
 namespace mha {
 
-// A work item's place: batch b, kv head g, query block, key split. Row r of the
-// item is query i0 + r / group of head g * group + r % group.
+// A work item's place: batch b, kv heads [g, g + plan.item_kv_heads), query
+// block, key split. Rows run kv head by kv head, plan.head_rows each (see RowOf).
 struct ItemCoords {
   int64_t b, g, split;
   int64_t i0, num_q;  // first query and query count of the block
-  int64_t rows;       // num_q * group
+  int64_t rows;       // one past the last real row (padding rows lie between heads)
 };
 
 ItemCoords DecodeItem(const FlashPlan& plan, int64_t item);
+
+// Row r of an item: query i of head h, or a padding row (real = false). Within a
+// kv head, row k is query i0 + k / group of head g' * group + k % group.
+struct RowPlace {
+  int64_t i, h;
+  bool real;
+};
+
+inline RowPlace RowOf(const FlashPlan& plan, const ItemCoords& c, int64_t r) {
+  const int64_t kv_head = c.g + r / plan.head_rows, k = r % plan.head_rows;
+  return {c.i0 + k / plan.group, kv_head * plan.group + k % plan.group,
+          k < c.num_q * plan.group};
+}
 
 // Fills pos, slope, begin, end and bias_offset of every row (padding rows see no
 // key), clipped to the item's key split; returns the union of the visible keys.
@@ -29,8 +42,9 @@ KeyRange SetupRows(const FlashPlan& plan, const ItemCoords& c, const FlashScratc
 // Marks the rows that see a key of [j0, j0 + nk); returns whether any does.
 bool MarkActiveRows(const FlashPlan& plan, const FlashScratch& s, int64_t j0, int64_t nk);
 
-// Whether every row of the item sees every key of [j0, j0 + nk).
-bool AllRowsSeeTile(const ItemCoords& c, const FlashScratch& s, int64_t j0, int64_t nk);
+// Whether every real row of the item sees every key of [j0, j0 + nk).
+bool AllRowsSeeTile(const FlashPlan& plan, const ItemCoords& c, const FlashScratch& s,
+                    int64_t j0, int64_t nk);
 
 inline bool AnyActive(const int32_t* active, int64_t n) {
   for (int64_t r = 0; r < n; ++r) {
@@ -41,8 +55,8 @@ inline bool AnyActive(const int32_t* active, int64_t n) {
 
 // qt[d * rows_pad + r] = scale * Q[row r][d] as f32; padding rows are zero.
 void PackQ(const FlashPlan& plan, const ItemCoords& c, float* qt);
-// q[r * D + d] = scale * Q[row r][d] as f32 for rows rounded up to 4; padding
-// rows are zero.
+// q[r * D + d] = scale * Q[row r][d] as f32 for rows_pad rows; padding rows are
+// zero.
 void PackQRows(const FlashPlan& plan, const ItemCoords& c, float* q);
 // Q as bf16 pairs for vdpbf16ps (not scaled: bf16 Q stays exact): word [t * rows_pad + r] holds Q[row r][2t, 2t+1].
 void PackQPairs(const FlashPlan& plan, const ItemCoords& c, uint32_t* qt);
