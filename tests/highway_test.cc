@@ -51,19 +51,23 @@ TEST_CASE("highway: conformance grid on every target", "[highway]") {
                                      kHeadDims)) {
       CheckAgainstReference(ctx.get(), c);
     }
-    // Long ones, where key splits (decode), q blocks and tiles all cross their edges.
-    const std::vector<Case> longs = RandomCases(/*seed=*/target + 1, 2, /*max_len=*/50, {64, 80});
+    // Long ones, where key splits (decode), q blocks and tiles all cross their
+    // edges: a decode over 3 kv heads of 2 query heads each (one item holds every
+    // kv head, padded to 4 rows apiece); MHA decodes of 1 and 2 queries (a row
+    // block spans 4 or 2 heads; with 2 queries a causal mask cuts the last tile);
+    // a prefill.
+    const std::vector<Case> longs = RandomCases(/*seed=*/target + 1, 4, /*max_len=*/50, {64, 80});
+    const int64_t kv_heads[4] = {3, 4, 4, 1}, q_heads[4] = {6, 4, 4, 1};
+    const int64_t q_lens[4] = {1, 1, 2, 1030};
     for (size_t n = 0; n < longs.size(); ++n) {
       Case big = longs[n];
-      // A decode over 3 kv heads of 2 query heads each (one item holds every kv
-      // head, padded to 4 rows apiece); then a prefill.
-      const bool decode = n == 0;
       big.batch = 1;
-      big.num_kv_heads = decode ? 3 : 1;
-      big.num_heads = decode ? 6 : 1;
-      big.q_len = decode ? 1 : 1030;
+      big.num_kv_heads = kv_heads[n];
+      big.num_heads = q_heads[n];
+      big.q_len = q_lens[n];
       big.kv_len = 1300;
       big.probs = false;
+      if (n == 2) big.causal = true;
       CheckAgainstReference(ctx.get(), big);
     }
   }

@@ -138,7 +138,7 @@ void FlashItem(const FlashPlan& plan, int64_t item, float* scratch) {
       const bool finite = RowsToF32(v_tile + g * p.v.strides[2], p.v.strides[1], nk,
                                     p.v_head_dim, s.vt, plan.dv_pad, plan.dv_pad);
       if (finite) {
-        PvTile(d, s.st + r0, s.active + r0, (r1 - r0 + 1) / 2 * 2, rp, s.vt, nk, plan.dv_pad,
+        PvTile(d, s.st + r0, s.active + r0, r1 - r0, rp, s.vt, nk, plan.dv_pad,
                s.o + r0 * plan.dv_pad);
       } else {
         PvTileVisibleOnly(d, s, r0, r1, rp, j0, nk, plan.dv_pad);

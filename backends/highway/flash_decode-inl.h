@@ -81,23 +81,30 @@ HWY_INLINE V InRegister(V v) {
 }
 
 // st[j * rows_pad + r] = dot(K[j], q[r]) for kKeys keys and kDotRows rows of q
-// (row-major, dim floats each); dim is a multiple of the vector length.
-template <int kKeys, typename T, class D>
-HWY_INLINE void QkDotBlock(D d, const T* HWY_RESTRICT k, int64_t k_stride, int64_t dim,
-                           const float* HWY_RESTRICT q, int64_t rows_pad,
+// (row-major, dim floats each); dim is a multiple of the vector length. The rows
+// belong to kHeads kv heads, kDotRows / kHeads each; head h's K rows start at
+// k + h * head_stride.
+template <int kKeys, int kHeads, typename T, class D>
+HWY_INLINE void QkDotBlock(D d, const T* HWY_RESTRICT k, int64_t k_stride, int64_t head_stride,
+                           int64_t dim, const float* HWY_RESTRICT q, int64_t rows_pad,
                            float* HWY_RESTRICT st) {
   using V = hn::Vec<D>;
+  constexpr int kRowsPerHead = kDotRows / kHeads;
   const int64_t n = static_cast<int64_t>(hn::Lanes(d));
   V acc[kKeys][kDotRows];
   for (int m = 0; m < kKeys; ++m) {
     for (int r = 0; r < kDotRows; ++r) acc[m][r] = hn::Zero(d);
   }
   for (int64_t t = 0; t < dim; t += n) {
-    V kv[kKeys];
-    for (int m = 0; m < kKeys; ++m) kv[m] = LoadF32(d, k + m * k_stride + t);
+    V kv[kHeads][kKeys];
+    for (int h = 0; h < kHeads; ++h) {
+      for (int m = 0; m < kKeys; ++m) kv[h][m] = LoadF32(d, k + h * head_stride + m * k_stride + t);
+    }
     for (int r = 0; r < kDotRows; ++r) {
       const V qv = InRegister(hn::Load(d, q + r * dim + t));
-      for (int m = 0; m < kKeys; ++m) acc[m][r] = hn::MulAdd(qv, kv[m], acc[m][r]);
+      for (int m = 0; m < kKeys; ++m) {
+        acc[m][r] = hn::MulAdd(qv, kv[r / kRowsPerHead][m], acc[m][r]);
+      }
     }
   }
   for (int m = 0; m < kKeys; ++m) {
@@ -115,65 +122,101 @@ struct KvRows {
   const T* Row(int64_t j, int64_t g) const { return data + j * key_stride + g * head_stride; }
 };
 
-// Raw dots of keys [0, nk) with every row: head slot g's rows are
-// [g * head_rows, (g + 1) * head_rows) of q (row-major) and of st's columns.
-// Keys outer and heads inner, so that K is read in address order and a key
-// pair serves every row block of its head from L1. Also prefetches the next
-// tile's K and V rows, spread over the loop.
+// Raw dots of keys [j, j + kKeys) with every row: head slot g's rows are
+// [g * head_rows, (g + 1) * head_rows) of q (row-major) and of st's columns; a
+// block of kDotRows rows spans kHeads heads (kHeads = kDotRows / head_rows when
+// head_rows < kDotRows: an MHA head has one row, and one block takes 4 heads).
+// Before the first block of each head, prefetches that head's K and V rows of
+// the same keys one tile ahead: a few at a time, since a burst of a whole row
+// of heads overflows the miss buffers.
+template <int kKeys, int kHeads, typename T, class D>
+HWY_INLINE void QkDotKeys(D d, const KvRows<T>& k, const KvRows<T>& v, int64_t j,
+                          int64_t heads, int64_t dim, int64_t dv, const float* HWY_RESTRICT q,
+                          int64_t head_rows, int64_t rows_pad, float* HWY_RESTRICT st) {
+  for (int64_t r = 0; r < heads * head_rows; r += kDotRows) {
+    const int64_t g = r / head_rows;
+    if (r == g * head_rows) {
+      for (int64_t h = g; h < g + kHeads; ++h) {
+        for (int64_t jj = j + kTileKeys; jj < j + kTileKeys + kKeys; ++jj) {
+          PrefetchRow(k.Row(jj, h), dim);
+          PrefetchRow(v.Row(jj, h), dv);
+        }
+      }
+    }
+    QkDotBlock<kKeys, kHeads>(d, k.Row(j, g), k.key_stride, k.head_stride, dim, q + r * dim,
+                              rows_pad, st + j * rows_pad + r);
+  }
+}
+
+// Raw dots of keys [0, nk) with every row (see QkDotKeys). Keys outer and heads
+// inner, so that K is read in address order and a key pair serves every row
+// block of its head from L1. Blocks of 4 heads take one key at a time (4 x 2 K
+// vectors and 8 accumulators would not fit in 16 registers).
+template <int kHeads, typename T, class D>
+HWY_INLINE void QkDotTileOf(D d, const KvRows<T>& k, const KvRows<T>& v, int64_t heads,
+                            int64_t nk, int64_t dim, int64_t dv, const float* HWY_RESTRICT q,
+                            int64_t head_rows, int64_t rows_pad, float* HWY_RESTRICT st) {
+  constexpr int kKeys = kHeads == 4 ? 1 : 2;
+  int64_t j = 0;
+  for (; j + kKeys <= nk; j += kKeys) {
+    QkDotKeys<kKeys, kHeads>(d, k, v, j, heads, dim, dv, q, head_rows, rows_pad, st);
+  }
+  if (j < nk) QkDotKeys<1, kHeads>(d, k, v, j, heads, dim, dv, q, head_rows, rows_pad, st);
+}
+
 template <typename T, class D>
 HWY_INLINE void QkDotTile(D d, const KvRows<T>& k, const KvRows<T>& v, int64_t heads,
                           int64_t nk, int64_t dim, int64_t dv, const float* HWY_RESTRICT q,
                           int64_t head_rows, int64_t rows_pad, float* HWY_RESTRICT st) {
-  int64_t j = 0;
-  for (; j + 2 <= nk; j += 2) {
-    for (int64_t g = 0; g < heads; ++g) {
-      for (int64_t jj = j + kTileKeys; jj < j + kTileKeys + 2; ++jj) {
-        PrefetchRow(k.Row(jj, g), dim);
-        PrefetchRow(v.Row(jj, g), dv);
-      }
-      for (int64_t r = g * head_rows; r < (g + 1) * head_rows; r += kDotRows) {
-        QkDotBlock<2>(d, k.Row(j, g), k.key_stride, dim, q + r * dim, rows_pad,
-                      st + j * rows_pad + r);
-      }
-    }
+  if (head_rows == 1) {
+    QkDotTileOf<4>(d, k, v, heads, nk, dim, dv, q, head_rows, rows_pad, st);
+  } else if (head_rows == 2) {
+    QkDotTileOf<2>(d, k, v, heads, nk, dim, dv, q, head_rows, rows_pad, st);
+  } else {
+    QkDotTileOf<1>(d, k, v, heads, nk, dim, dv, q, head_rows, rows_pad, st);
   }
-  if (j < nk) {
-    for (int64_t g = 0; g < heads; ++g) {
-      for (int64_t r = g * head_rows; r < (g + 1) * head_rows; r += kDotRows) {
-        QkDotBlock<1>(d, k.Row(j, g), k.key_stride, dim, q + r * dim, rows_pad,
-                      st + j * rows_pad + r);
+}
+
+// o += P V over keys [0, nk) for every row (head slots and row blocks as in
+// QkDotKeys), V read in place (dv a multiple of the vector length). Only for a
+// tile that every row sees whole: no P is 0 by the mask, so no 0 x Inf can reach
+// a row that never sees the key.
+template <int kHeads, typename T, class D>
+HWY_INLINE void PvDotTileOf(D d, const float* HWY_RESTRICT pt, int64_t heads,
+                            int64_t head_rows, int64_t rows_pad, const KvRows<T>& v,
+                            int64_t nk, int64_t dv, int64_t dv_pad, float* HWY_RESTRICT o) {
+  // 4 rows x kVecs vectors of o, plus kHeads x kVecs vectors of V: at most 16.
+  constexpr int kVecs = kHeads == 4 ? 1 : 2;
+  const int64_t n = static_cast<int64_t>(hn::Lanes(d));
+  for (int64_t j = 0; j < nk; j += kPvSubKeys) {
+    const int64_t nj = std::min(kPvSubKeys, nk - j);
+    const float* p = pt + j * rows_pad;
+    for (int64_t r = 0; r < heads * head_rows; r += kDotRows) {
+      const T* vj = v.Row(j, r / head_rows);
+      float* o_rows = o + r * dv_pad;
+      int64_t e = 0;
+      for (; e + kVecs * n <= dv; e += kVecs * n) {
+        PvBlock<kDotRows, kVecs, kHeads>(d, p + r, rows_pad, vj + e, v.key_stride, nj,
+                                         o_rows + e, dv_pad, v.head_stride);
+      }
+      if (e < dv) {
+        PvBlock<kDotRows, 1, kHeads>(d, p + r, rows_pad, vj + e, v.key_stride, nj, o_rows + e,
+                                     dv_pad, v.head_stride);
       }
     }
   }
 }
 
-// o += P V over keys [0, nk) for every row (head slots as in QkDotTile), V read
-// in place (dv a multiple of the vector length). Only for a tile that every row
-// sees whole: no P is 0 by the mask, so no 0 x Inf can reach a row that never
-// sees the key.
 template <typename T, class D>
 HWY_INLINE void PvDotTile(D d, const float* HWY_RESTRICT pt, int64_t heads, int64_t head_rows,
                           int64_t rows_pad, const KvRows<T>& v, int64_t nk, int64_t dv,
                           int64_t dv_pad, float* HWY_RESTRICT o) {
-  const int64_t n = static_cast<int64_t>(hn::Lanes(d));
-  for (int64_t j = 0; j < nk; j += kPvSubKeys) {
-    const int64_t nj = std::min(kPvSubKeys, nk - j);
-    const float* p = pt + j * rows_pad;
-    for (int64_t g = 0; g < heads; ++g) {
-      const T* vj = v.Row(j, g);
-      for (int64_t r = g * head_rows; r < (g + 1) * head_rows; r += kDotRows) {
-        float* o_rows = o + r * dv_pad;
-        int64_t e = 0;
-        for (; e + 2 * n <= dv; e += 2 * n) {
-          PvBlock<kDotRows, 2>(d, p + r, rows_pad, vj + e, v.key_stride, nj, o_rows + e,
-                               dv_pad);
-        }
-        if (e < dv) {
-          PvBlock<kDotRows, 1>(d, p + r, rows_pad, vj + e, v.key_stride, nj, o_rows + e,
-                               dv_pad);
-        }
-      }
-    }
+  if (head_rows == 1) {
+    PvDotTileOf<4>(d, pt, heads, head_rows, rows_pad, v, nk, dv, dv_pad, o);
+  } else if (head_rows == 2) {
+    PvDotTileOf<2>(d, pt, heads, head_rows, rows_pad, v, nk, dv, dv_pad, o);
+  } else {
+    PvDotTileOf<1>(d, pt, heads, head_rows, rows_pad, v, nk, dv, dv_pad, o);
   }
 }
 

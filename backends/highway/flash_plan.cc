@@ -23,12 +23,21 @@ constexpr int64_t kSplitKeys = 256;
 
 int64_t RoundUp(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
 
-// The largest divisor of n that is at most `limit` (1 when limit < 1).
-int64_t LargestDivisorAtMost(int64_t n, int64_t limit) {
-  for (int64_t k = std::min(n, limit); k > 1; --k) {
-    if (n % k == 0) return k;
+// The largest divisor of n that is a multiple of m and at most `limit` (m when
+// none is; m divides n).
+int64_t LargestDivisorAtMost(int64_t n, int64_t m, int64_t limit) {
+  for (int64_t k = std::min(n, limit); k > m; --k) {
+    if (n % k == 0 && k % m == 0) return k;
   }
-  return 1;
+  return m;
+}
+
+// Rows per kv head on the decode path: a block of kDotRows rows shares one kv
+// head, or (1 or 2 rows per head, e.g. MHA) spans 4 or 2 whole heads. Returns
+// the rows padded to kDotRows where neither fits.
+int64_t DecodeHeadRows(int64_t rows, int64_t num_kv_heads) {
+  const bool spans_heads = kDotRows % rows == 0 && num_kv_heads % (kDotRows / rows) == 0;
+  return spans_heads ? rows : RoundUp(rows, kDotRows);
 }
 
 // Combines the splits of one (b, kv head, q block) with an exact log-sum-exp merge
@@ -103,8 +112,10 @@ FlashPlan MakeFlashPlan(const mha_problem& p, bool bf16_dot) {
   plan.few_rows = plan.group * plan.q_block <= kFewRows && p.head_dim % kFloatAlign == 0;
   plan.head_rows = plan.group * plan.q_block;
   if (plan.few_rows) {
-    plan.head_rows = RoundUp(plan.head_rows, kDotRows);
-    plan.item_kv_heads = LargestDivisorAtMost(p.num_kv_heads, kTargetRows / plan.head_rows);
+    plan.head_rows = DecodeHeadRows(plan.head_rows, p.num_kv_heads);
+    const int64_t heads_per_block = std::max<int64_t>(1, kDotRows / plan.head_rows);
+    plan.item_kv_heads =
+        LargestDivisorAtMost(p.num_kv_heads, heads_per_block, kTargetRows / plan.head_rows);
   }
   plan.kv_head_blocks = p.num_kv_heads / plan.item_kv_heads;
   plan.rows_pad = RoundUp(plan.item_kv_heads * plan.head_rows, kRowAlign);

@@ -31,23 +31,31 @@ constexpr int kPvRows = 6;
 constexpr int kPvVecs = 2;
 #endif
 
-// v: f32, or bf16 / f16 widened as it is loaded.
-template <int kRows, int kVecs, class D, typename T>
+// v: f32, or bf16 / f16 widened as it is loaded. The rows belong to kHeads heads
+// (kRows / kHeads rows each), whose V rows start at v + h * v_head_stride.
+template <int kRows, int kVecs, int kHeads = 1, class D, typename T>
 HWY_INLINE void PvBlock(D d, const float* HWY_RESTRICT pt, int64_t rows_pad,
                         const T* HWY_RESTRICT v, int64_t v_stride, int64_t nk,
-                        float* HWY_RESTRICT o, int64_t o_stride) {
+                        float* HWY_RESTRICT o, int64_t o_stride, int64_t v_head_stride = 0) {
   using V = hn::Vec<D>;
+  constexpr int kRowsPerHead = kRows / kHeads;
   const int64_t n = static_cast<int64_t>(hn::Lanes(d));
   V acc[kRows][kVecs];
   for (int m = 0; m < kRows; ++m) {
     for (int x = 0; x < kVecs; ++x) acc[m][x] = hn::Load(d, o + m * o_stride + x * n);
   }
   for (int64_t j = 0; j < nk; ++j) {
-    V vv[kVecs];
-    for (int x = 0; x < kVecs; ++x) vv[x] = LoadF32(d, v + j * v_stride + x * n);
+    V vv[kHeads][kVecs];
+    for (int h = 0; h < kHeads; ++h) {
+      for (int x = 0; x < kVecs; ++x) {
+        vv[h][x] = LoadF32(d, v + h * v_head_stride + j * v_stride + x * n);
+      }
+    }
     for (int m = 0; m < kRows; ++m) {
       const V pb = hn::Set(d, pt[j * rows_pad + m]);
-      for (int x = 0; x < kVecs; ++x) acc[m][x] = hn::MulAdd(pb, vv[x], acc[m][x]);
+      for (int x = 0; x < kVecs; ++x) {
+        acc[m][x] = hn::MulAdd(pb, vv[m / kRowsPerHead][x], acc[m][x]);
+      }
     }
   }
   for (int m = 0; m < kRows; ++m) {
@@ -82,7 +90,7 @@ HWY_NOINLINE void RescaleRows(D d, const int32_t* active, const float* alpha,
 }
 
 // o += P V over keys [0, nk) of the tile (v: f32, dv_pad columns, zero-padded)
-// for rows [0, rows); rows is even (the rows past the item's last are padding).
+// for rows [0, rows).
 template <class D>
 HWY_INLINE void PvTile(D d, const float* HWY_RESTRICT pt, const int32_t* active,
                        int64_t rows, int64_t rows_pad, const float* HWY_RESTRICT v,
@@ -97,9 +105,10 @@ HWY_INLINE void PvTile(D d, const float* HWY_RESTRICT pt, const int32_t* active,
     if (AnyActive(active + r, 4)) PvRows<4>(d, pt + r, rows_pad, v, nk, dv_pad, o + r * dv_pad);
     r += 4;
   }
-  for (; r < rows; r += 2) {
+  for (; r + 2 <= rows; r += 2) {
     if (AnyActive(active + r, 2)) PvRows<2>(d, pt + r, rows_pad, v, nk, dv_pad, o + r * dv_pad);
   }
+  if (r < rows && active[r]) PvRows<1>(d, pt + r, rows_pad, v, nk, dv_pad, o + r * dv_pad);
 }
 
 // o += P V like PvTile for rows [r_begin, r_end), but each active row only over
