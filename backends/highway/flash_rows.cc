@@ -94,12 +94,32 @@ void ScaledQRow(const mha_problem& p, int64_t offset, float* dst, int64_t dst_st
 void PackQ(const FlashPlan& plan, const ItemCoords& c, float* qt) {
   const mha_problem& p = *plan.p;
   const int64_t rp = plan.rows_pad;
-  for (int64_t r = 0; r < rp; ++r) {
-    const auto [i, h, real] = RowOf(plan, c, r);
-    if (r < c.rows && real) {
-      ScaledQRow(p, RowOffset(p.q, c.b, i, h), qt + r, rp);
-    } else {
-      for (int64_t d = 0; d < p.head_dim; ++d) qt[d * rp + r] = 0.0f;
+  // Blocks of 8 rows, d outer, so that each d writes 8 adjacent floats of qt.
+  // Row by row, the stores stride rp floats and alias the loads of Q at 4 KiB:
+  // that cost bert 6% of its time.
+  constexpr int64_t kBlock = 8;
+  for (int64_t r0 = 0; r0 < rp; r0 += kBlock) {
+    const int64_t n = std::min(kBlock, rp - r0);
+    int64_t offset[kBlock];  // of the row in Q; -1 for a padding row
+    bool whole_f32 = p.q.dtype == MHA_F32 && n == kBlock;
+    for (int64_t k = 0; k < n; ++k) {
+      const auto [i, h, real] = RowOf(plan, c, r0 + k);
+      offset[k] = r0 + k < c.rows && real ? RowOffset(p.q, c.b, i, h) : -1;
+      whole_f32 = whole_f32 && offset[k] >= 0;
+    }
+    if (whole_f32) {
+      const float* q = static_cast<const float*>(p.q.data);
+      for (int64_t d = 0; d < p.head_dim; ++d) {
+        for (int64_t k = 0; k < kBlock; ++k) qt[d * rp + r0 + k] = p.scale * q[offset[k] + d];
+      }
+      continue;
+    }
+    for (int64_t k = 0; k < n; ++k) {
+      if (offset[k] >= 0) {
+        ScaledQRow(p, offset[k], qt + r0 + k, rp);
+      } else {
+        for (int64_t d = 0; d < p.head_dim; ++d) qt[d * rp + r0 + k] = 0.0f;
+      }
     }
   }
 }
