@@ -36,6 +36,9 @@ def parse_args():
     p.add_argument("--shapes", help="comma list of shape ids")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--reps", type=int, default=5)
+    p.add_argument("--runner-budget-s", type=float, default=30.0,
+                   help="a runner whose warm-up call is slower than this over --reps "
+                        "gets fewer reps (at least 1) in this many seconds")
     p.add_argument("--min-ms", type=float, default=20.0,
                    help="repeat calls within one rep until this much time has passed")
     p.add_argument("--out", required=True)
@@ -115,16 +118,26 @@ def time_one(run, min_ms):
             return elapsed / calls
 
 
+def reps_within_budget(warmup_s, args):
+    """--reps, or as many as fit in --runner-budget-s for a slow runner (at least 1):
+    a peer 100x slower than mha (say torch's bf16 matmul on a CPU without bf16
+    instructions) would otherwise spend minutes on digits nobody reads."""
+    return max(1, min(args.reps, int(args.runner_budget_s / max(warmup_s, 1e-9))))
+
+
 def measure(shape, dtype, runners, args, progress):
     results = {}
     reference = None
+    reps = {}
     for name, run, kind in runners:
         progress.step(f"{shape['id']} {dtype} {name} warm-up")
+        start = time.perf_counter()
         try:
             out = np.asarray(run(), dtype=np.float32)
         except Exception as e:
             results[name] = {"kind": kind, "error": f"{e}".splitlines()[0]}
             continue
+        reps[name] = reps_within_budget(time.perf_counter() - start, args)
         if reference is None:
             reference = out.copy()
         results[name] = {"kind": kind, "max_abs_diff": float(np.max(np.abs(out - reference))),
@@ -132,7 +145,9 @@ def measure(shape, dtype, runners, args, progress):
     live = [(n, r) for n, r, _ in runners if "times_ms" in results[n]]
     for rep in range(args.reps):
         for name, run in live:
-            progress.step(f"{shape['id']} {dtype} {name} rep {rep + 1}/{args.reps}")
+            if rep >= reps[name]:
+                continue
+            progress.step(f"{shape['id']} {dtype} {name} rep {rep + 1}/{reps[name]}")
             results[name]["times_ms"].append(time_one(run, args.min_ms))
     for name, _ in live:
         r = results[name]
@@ -164,7 +179,8 @@ def main():
         except peer_runners.Unavailable as e:
             unavailable.append({"peer": cls.name, "reason": str(e)})
             print(f"peers: skipping {cls.name}: {e}", file=sys.stderr)
-    report = {"threads": args.threads, "reps": args.reps, "unavailable": unavailable,
+    report = {"threads": args.threads, "reps": args.reps,
+              "runner_budget_s": args.runner_budget_s, "unavailable": unavailable,
               "cases": [], "ratios": []}
     dtypes = ["f32", "bf16"]
     progress = Progress("peers", len(shapes) * len(dtypes))

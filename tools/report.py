@@ -105,9 +105,23 @@ def measure(args):
                "--threads", str(args.peer_threads), "--out", str(peers_json)]
         subprocess.run(cmd + (["--quick"] if args.quick else []), check=True)
     meta = {"command": "tools/run.sh" + (" --quick" if args.quick else ""),
-            "bench_command": bench_cmd, "quick": args.quick}
+            "bench_command": bench_cmd, "quick": args.quick, "source": source_commit()}
     (data / "meta.json").write_text(json.dumps(meta, indent=1))
     return out_dir
+
+
+def source_commit():
+    """The commit the measured code was built from, '+changes' when the tracked
+    sources (reports aside) differ from it; None outside a git checkout."""
+    def git(*cmd):
+        return subprocess.run(["git", "-C", str(ROOT), *cmd], capture_output=True,
+                              text=True, check=True).stdout.strip()
+    try:
+        commit = git("rev-parse", "--short", "HEAD")
+        changed = git("status", "--porcelain", "--untracked-files=no", "--", ".", ":!reports")
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return commit + ("+changes" if changed else "")
 
 
 def render(out_dir):
@@ -123,7 +137,8 @@ def render(out_dir):
     threads = sorted({r["threads"] for r in records if r["threads"] > 0})
     text = f"# mha benchmark report: {info['cpu']['model']}\n\n"
     text += ("Quick run (CI shapes, short timings). " if meta["quick"] else "") + \
-        f"Produced by `{meta['command']}`.\n\n## Machine\n\n"
+        f"Produced by `{meta['command']}`" + \
+        (f" from commit {meta['source']}" if meta.get("source") else "") + ".\n\n## Machine\n\n"
     text += md.machine(info, context, meta["bench_command"])
     text += "\n## Ceilings (this run: the better of before and after the benchmarks)\n\n"
     text += md.ceilings_table(ceil)
@@ -134,7 +149,10 @@ def render(out_dir):
     if isa:
         text += "\n## ISA levels (MHA_MAX_ISA)\n" + isa
     if peers:
-        text += f"\n## Peers, {peers['threads']} thread(s), medians of {peers['reps']} reps\n\n"
+        text += f"\n## Peers, {peers['threads']} thread(s), medians of {peers['reps']} reps"
+        if "runner_budget_s" in peers:
+            text += f" (fewer where {peers['reps']} would take over {peers['runner_budget_s']:.0f} s)"
+        text += "\n\n"
         text += md.peers_section(peers, notes)
     unavailable = [r for r in records if r["shape"] == "*"]
     for r in unavailable:

@@ -153,11 +153,13 @@ def peers_section(peers, notes):
         for name, r in case["results"].items():
             if "median_ms" in r:
                 rows.append([case["shape"], case["dtype"], name, f"{r['median_ms']:.3f}",
-                             f"{r['gflops']:.1f}", f"{r['max_abs_diff']:.1e}"])
+                             str(len(r["times_ms"])), f"{r['gflops']:.1f}",
+                             f"{r['max_abs_diff']:.1e}"])
             else:
-                rows.append([case["shape"], case["dtype"], name, "error",
+                rows.append([case["shape"], case["dtype"], name, "error", "-",
                              notes.ref(r.get("error", "?")), "-"])
-    text = table(["shape", "dtype", "runner", "median ms", "GFLOP/s", "max abs diff"], rows)
+    text = table(["shape", "dtype", "runner", "median ms", "reps", "GFLOP/s", "max abs diff"],
+                 rows)
     ratio_rows = [[x["shape"], x["dtype"], x["mha"], x["peer"], f"{x['speedup']:.2f}x"]
                   for x in peers["ratios"]]
     if ratio_rows:
