@@ -112,8 +112,9 @@ TEST_CASE("highway: large logits stay finite and accurate", "[highway]") {
 
 // Runs one f32 call on `ctx` and returns out followed by lse.
 std::vector<float> RunCall(mha_context* ctx, int64_t q_len, int64_t kv_len, bool causal,
-                           const std::vector<int32_t>* kv_lens, uint64_t seed = 7) {
-  const int64_t B = 2, Hq = 4, Hkv = 2, D = 40;
+                           const std::vector<int32_t>* kv_lens, uint64_t seed = 7,
+                           int64_t D = 40) {
+  const int64_t B = 2, Hq = 4, Hkv = 2;
   std::mt19937_64 rng(seed);
   Dense q(B, q_len, Hq, D), k(B, kv_len, Hkv, D), v(B, kv_len, Hkv, D), out(B, q_len, Hq, D);
   q.Randomize(rng);
@@ -132,10 +133,13 @@ std::vector<float> RunCall(mha_context* ctx, int64_t q_len, int64_t kv_len, bool
 }
 
 std::vector<float> RunWithThreads(int threads, int64_t q_len, int64_t kv_len, bool causal,
-                                  const std::vector<int32_t>* kv_lens) {
+                                  const std::vector<int32_t>* kv_lens, int64_t D = 40) {
   ScopedContext ctx("highway");
   REQUIRE(mha_context_set_num_threads(ctx.get(), threads) == MHA_OK);
-  return RunCall(ctx.get(), q_len, kv_len, causal, kv_lens);
+  std::vector<float> result = RunCall(ctx.get(), q_len, kv_len, causal, kv_lens, 7, D);
+  INFO(mha_last_error());
+  REQUIRE(!result.empty());  // the call ran
+  return result;
 }
 
 bool BitwiseEqual(const std::vector<float>& a, const std::vector<float>& b) {
@@ -153,6 +157,12 @@ TEST_CASE("highway: results do not depend on the thread count", "[highway]") {
                        RunWithThreads(2, 1, 3000, false, &lens)));
     CHECK(BitwiseEqual(RunWithThreads(1, 2, 3000, true, nullptr),
                        RunWithThreads(3, 2, 3000, true, nullptr)));
+  }
+  SECTION("decode kernels (head_dim a multiple of 16): items over both kv heads, split") {
+    CHECK(BitwiseEqual(RunWithThreads(1, 1, 3000, false, &lens, 64),
+                       RunWithThreads(2, 1, 3000, false, &lens, 64)));
+    CHECK(BitwiseEqual(RunWithThreads(1, 2, 3000, true, nullptr, 64),
+                       RunWithThreads(3, 2, 3000, true, nullptr, 64)));
   }
 }
 
