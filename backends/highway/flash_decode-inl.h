@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <type_traits>
 
 #include "flash_convert-inl.h"
 #include "flash_pv-inl.h"
@@ -164,17 +165,25 @@ HWY_INLINE void QkDotTileOf(D d, const KvRows<T>& k, const KvRows<T>& v, int64_t
   if (j < nk) QkDotKeys<1, kHeads>(d, k, v, j, heads, dim, dv, q, head_rows, rows_pad, st);
 }
 
+// Calls fn(std::integral_constant<int, kHeads>()) with kHeads =
+// HeadsPerDotBlock(head_rows), the kv heads a block of kDotRows rows spans.
+template <class Fn>
+HWY_INLINE void WithHeadsPerBlock(int64_t head_rows, const Fn& fn) {
+  switch (HeadsPerDotBlock(head_rows)) {
+    case 4: return fn(std::integral_constant<int, 4>());
+    case 2: return fn(std::integral_constant<int, 2>());
+    default: return fn(std::integral_constant<int, 1>());
+  }
+}
+
 template <typename T, class D>
 HWY_INLINE void QkDotTile(D d, const KvRows<T>& k, const KvRows<T>& v, int64_t heads,
                           int64_t nk, int64_t dim, int64_t dv, const float* HWY_RESTRICT q,
                           int64_t head_rows, int64_t rows_pad, float* HWY_RESTRICT st) {
-  if (head_rows == 1) {
-    QkDotTileOf<4>(d, k, v, heads, nk, dim, dv, q, head_rows, rows_pad, st);
-  } else if (head_rows == 2) {
-    QkDotTileOf<2>(d, k, v, heads, nk, dim, dv, q, head_rows, rows_pad, st);
-  } else {
-    QkDotTileOf<1>(d, k, v, heads, nk, dim, dv, q, head_rows, rows_pad, st);
-  }
+  WithHeadsPerBlock(head_rows, [&](auto heads_per_block) HWY_ATTR {
+    QkDotTileOf<decltype(heads_per_block)::value>(d, k, v, heads, nk, dim, dv, q, head_rows,
+                                                  rows_pad, st);
+  });
 }
 
 // o += P V over keys [0, nk) for every row (head slots and row blocks as in
@@ -211,13 +220,10 @@ template <typename T, class D>
 HWY_INLINE void PvDotTile(D d, const float* HWY_RESTRICT pt, int64_t heads, int64_t head_rows,
                           int64_t rows_pad, const KvRows<T>& v, int64_t nk, int64_t dv,
                           int64_t dv_pad, float* HWY_RESTRICT o) {
-  if (head_rows == 1) {
-    PvDotTileOf<4>(d, pt, heads, head_rows, rows_pad, v, nk, dv, dv_pad, o);
-  } else if (head_rows == 2) {
-    PvDotTileOf<2>(d, pt, heads, head_rows, rows_pad, v, nk, dv, dv_pad, o);
-  } else {
-    PvDotTileOf<1>(d, pt, heads, head_rows, rows_pad, v, nk, dv, dv_pad, o);
-  }
+  WithHeadsPerBlock(head_rows, [&](auto heads_per_block) HWY_ATTR {
+    PvDotTileOf<decltype(heads_per_block)::value>(d, pt, heads, head_rows, rows_pad, v, nk, dv,
+                                                  dv_pad, o);
+  });
 }
 
 }  // namespace HWY_NAMESPACE

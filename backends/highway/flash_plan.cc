@@ -113,9 +113,8 @@ FlashPlan MakeFlashPlan(const mha_problem& p, bool bf16_dot) {
   plan.head_rows = plan.group * plan.q_block;
   if (plan.few_rows) {
     plan.head_rows = DecodeHeadRows(plan.head_rows, p.num_kv_heads);
-    const int64_t heads_per_block = std::max<int64_t>(1, kDotRows / plan.head_rows);
-    plan.item_kv_heads =
-        LargestDivisorAtMost(p.num_kv_heads, heads_per_block, kTargetRows / plan.head_rows);
+    plan.item_kv_heads = LargestDivisorAtMost(p.num_kv_heads, HeadsPerDotBlock(plan.head_rows),
+                                              kTargetRows / plan.head_rows);
   }
   plan.kv_head_blocks = p.num_kv_heads / plan.item_kv_heads;
   plan.rows_pad = RoundUp(plan.item_kv_heads * plan.head_rows, kRowAlign);

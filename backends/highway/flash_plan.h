@@ -17,9 +17,15 @@ constexpr int64_t kTileKeys = 64;
 // Query rows of a work item are padded to this (the widest f32 vector).
 constexpr int64_t kRowAlign = 16;
 // Items with at most this many rows per kv head (decode) use the dot-product
-// kernels, which take rows in blocks of kDotRows that share one kv head.
+// kernels, which take rows in blocks of kDotRows: rows of one kv head, or of 2
+// or 4 whole heads when a head has 2 or 1 rows.
 constexpr int64_t kFewRows = 8;
 constexpr int64_t kDotRows = 4;
+// Kv heads one block of kDotRows rows spans, for head_rows rows per kv head (1,
+// 2, or a multiple of kDotRows on the decode path): 4, 2 or 1.
+constexpr int64_t HeadsPerDotBlock(int64_t head_rows) {
+  return head_rows < kDotRows ? kDotRows / head_rows : 1;
+}
 // Floats per scratch region are rounded up to this (64 bytes).
 constexpr int64_t kFloatAlign = 16;
 

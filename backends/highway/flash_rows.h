@@ -58,7 +58,8 @@ void PackQ(const FlashPlan& plan, const ItemCoords& c, float* qt);
 // q[r * D + d] = scale * Q[row r][d] as f32 for rows_pad rows; padding rows are
 // zero.
 void PackQRows(const FlashPlan& plan, const ItemCoords& c, float* q);
-// Q as bf16 pairs for vdpbf16ps (not scaled: bf16 Q stays exact): word [t * rows_pad + r] holds Q[row r][2t, 2t+1].
+// Q as bf16 pairs for vdpbf16ps (not scaled: bf16 Q stays exact): word
+// [t * rows_pad + r] holds Q[row r][2t, 2t+1].
 void PackQPairs(const FlashPlan& plan, const ItemCoords& c, uint32_t* qt);
 
 // out = o / l and lse = m + log(l); a row that saw no key gets zeros and -inf.
