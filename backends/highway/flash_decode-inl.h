@@ -12,7 +12,6 @@
 
 #include <algorithm>
 #include <cstdint>
-#include <type_traits>
 
 #include "flash_convert-inl.h"
 #include "flash_pv-inl.h"
@@ -165,25 +164,15 @@ HWY_INLINE void QkDotTileOf(D d, const KvRows<T>& k, const KvRows<T>& v, int64_t
   if (j < nk) QkDotKeys<1, kHeads>(d, k, v, j, heads, dim, dv, q, head_rows, rows_pad, st);
 }
 
-// Calls fn(std::integral_constant<int, kHeads>()) with kHeads =
-// HeadsPerDotBlock(head_rows), the kv heads a block of kDotRows rows spans.
-template <class Fn>
-HWY_INLINE void WithHeadsPerBlock(int64_t head_rows, const Fn& fn) {
-  switch (HeadsPerDotBlock(head_rows)) {
-    case 4: return fn(std::integral_constant<int, 4>());
-    case 2: return fn(std::integral_constant<int, 2>());
-    default: return fn(std::integral_constant<int, 1>());
-  }
-}
-
 template <typename T, class D>
 HWY_INLINE void QkDotTile(D d, const KvRows<T>& k, const KvRows<T>& v, int64_t heads,
                           int64_t nk, int64_t dim, int64_t dv, const float* HWY_RESTRICT q,
                           int64_t head_rows, int64_t rows_pad, float* HWY_RESTRICT st) {
-  WithHeadsPerBlock(head_rows, [&](auto heads_per_block) HWY_ATTR {
-    QkDotTileOf<decltype(heads_per_block)::value>(d, k, v, heads, nk, dim, dv, q, head_rows,
-                                                  rows_pad, st);
-  });
+  switch (HeadsPerDotBlock(head_rows)) {
+    case 4: return QkDotTileOf<4>(d, k, v, heads, nk, dim, dv, q, head_rows, rows_pad, st);
+    case 2: return QkDotTileOf<2>(d, k, v, heads, nk, dim, dv, q, head_rows, rows_pad, st);
+    default: return QkDotTileOf<1>(d, k, v, heads, nk, dim, dv, q, head_rows, rows_pad, st);
+  }
 }
 
 // o += P V over keys [0, nk) for every row (head slots and row blocks as in
@@ -220,10 +209,11 @@ template <typename T, class D>
 HWY_INLINE void PvDotTile(D d, const float* HWY_RESTRICT pt, int64_t heads, int64_t head_rows,
                           int64_t rows_pad, const KvRows<T>& v, int64_t nk, int64_t dv,
                           int64_t dv_pad, float* HWY_RESTRICT o) {
-  WithHeadsPerBlock(head_rows, [&](auto heads_per_block) HWY_ATTR {
-    PvDotTileOf<decltype(heads_per_block)::value>(d, pt, heads, head_rows, rows_pad, v, nk, dv,
-                                                  dv_pad, o);
-  });
+  switch (HeadsPerDotBlock(head_rows)) {
+    case 4: return PvDotTileOf<4>(d, pt, heads, head_rows, rows_pad, v, nk, dv, dv_pad, o);
+    case 2: return PvDotTileOf<2>(d, pt, heads, head_rows, rows_pad, v, nk, dv, dv_pad, o);
+    default: return PvDotTileOf<1>(d, pt, heads, head_rows, rows_pad, v, nk, dv, dv_pad, o);
+  }
 }
 
 }  // namespace HWY_NAMESPACE
