@@ -22,9 +22,10 @@ if [[ "${MHA_TEST_PEERS:-0}" == 1 ]]; then peers=(); fi
 "$python" "$root/tools/report.py" --quick "${peers[@]}" --build "$build" --out-root "$out" \
   --bench-args="--benchmark_min_time=0.01 --verify"
 
-"$python" - "$out" <<'PY'
+"$python" - "$out" "$root" <<'PY'
 import json, pathlib, sys
 report = next(pathlib.Path(sys.argv[1]).iterdir())
+root = pathlib.Path(sys.argv[2])
 readme = (report / "README.md").read_text()
 for heading in ("## Machine", "## Ceilings", "## Summary, 1 thread"):
     assert heading in readme, f"README.md lacks {heading!r}"
@@ -46,5 +47,17 @@ for b in runs:
 assert any("-causal/" in b["name"] for b in runs), "no causal shape ran"
 assert float(bench["context"]["fma_f32_gflops_threads_1"]) > 0
 assert any(b["name"].startswith("ceilings/end/") for b in bench["benchmarks"])
+meta = json.loads((report / "data" / "meta.json").read_text())
+if (root / ".git").exists():
+    assert meta.get("source"), "meta.json lacks the commit measured"
+    assert f"from commit {meta['source']}" in readme, "README.md does not name the commit"
+peers_json = report / "data" / "peers.json"
+if peers_json.exists():  # MHA_TEST_PEERS=1
+    peers = json.loads(peers_json.read_text())
+    for case in peers["cases"]:
+        for name, r in case["results"].items():
+            if "median_ms" in r:
+                assert 1 <= len(r["times_ms"]) <= peers["reps"], (case["shape"], name)
+    assert "| reps |" in readme, "README.md lacks the peers' reps column"
 print(f"test_report: ok, {len(runs)} benchmarks ran, {report.name}/README.md written")
 PY
