@@ -56,14 +56,14 @@ void MergeSplits(const FlashPlan& plan, int64_t base_item) {
     float max = kNegInf;
     for (int64_t s = 0; s < plan.num_splits; ++s) max = std::max(max, row_of(s)[0]);
     // Sums split by split into split 0's partial, each split weighted by
-    // exp(m_s - max) (one exp per split and row). A split that saw no key has sum
+    // 2^(m_s - max) (one exp per split and row). A split that saw no key has sum
     // 0 (and max -inf): it weighs nothing.
     float* acc = row_of(0) + 2;
     float sum = 0.0f;
     for (int64_t s = 0; s < plan.num_splits; ++s) {
       const float* part = row_of(s);
       const bool seen = max != kNegInf && part[1] > 0.0f;
-      const float weight = seen ? std::exp(part[0] - max) : 0.0f;
+      const float weight = seen ? std::exp2(part[0] - max) : 0.0f;
       sum += weight * part[1];
       for (int64_t e = 0; e < p.v_head_dim; ++e) {
         // A weight of 0 must not meet an Inf or NaN of a split that saw nothing.
@@ -76,7 +76,8 @@ void MergeSplits(const FlashPlan& plan, int64_t base_item) {
       StoreFromF32(p.out.data, p.out.dtype, out_offset + e, acc[e] * inv_sum);
     }
     if (p.lse) {
-      p.lse[(c.b * p.num_heads + h) * p.q_len + i] = sum > 0.0f ? max + std::log(sum) : kNegInf;
+      p.lse[(c.b * p.num_heads + h) * p.q_len + i] =
+          sum > 0.0f ? (max + std::log2(sum)) * kLn2 : kNegInf;
     }
   }
 }

@@ -28,6 +28,11 @@ constexpr int64_t HeadsPerDotBlock(int64_t head_rows) {
 }
 // Floats per scratch region are rounded up to this (64 bytes).
 constexpr int64_t kFloatAlign = 16;
+// The softmax runs in base 2: scores, running maxes (FlashScratch::m, the
+// partials' max) are natural logits times kLog2e, so that each exp is one 2^x.
+// Q is packed scaled by scale * kLog2e; lse is converted back with kLn2.
+constexpr float kLog2e = 1.44269504088896341f;
+constexpr float kLn2 = 0.693147180559945309f;
 
 struct FlashPlan {
   const mha_problem* p = nullptr;
@@ -43,7 +48,7 @@ struct FlashPlan {
   int64_t num_items = 0;     // B * kv_head_blocks * num_q_blocks * num_splits
   int64_t dv_pad = 0;        // Dv rounded up to kFloatAlign
   int64_t scratch_floats = 0;  // per thread
-  // Decode path: per item and row, {max, sum, unnormalised out[dv_pad]}.
+  // Decode path: per item and row, {max (log2 units), sum, unnormalised out[dv_pad]}.
   float* partials = nullptr;
   int64_t partial_stride = 0;  // floats per row of partials
   // Q and K are bf16, the CPU has avx512_bf16 and the item has many rows: the
@@ -57,12 +62,12 @@ struct FlashPlan {
 
 // The per-thread scratch of a work item, carved from one aligned block.
 struct FlashScratch {
-  float* qt;      // [D or D/2 pairs][rows_pad]: scaled Q, transposed
+  float* qt;      // [D or D/2 pairs][rows_pad]: Q (scaled by scale * kLog2e), transposed
   float* kt;      // [kTileKeys][D]: K tile as f32 (unused when K is read in place)
   float* vt;      // [kTileKeys][dv_pad]: V tile as f32, zero-padded
   float* st;      // [kTileKeys][rows_pad]: scores, then probabilities, transposed
   float* o;       // [rows_pad][dv_pad]: unnormalised output
-  float* m;       // [rows_pad] running max
+  float* m;       // [rows_pad] running max, in units of log2 (see kLog2e)
   float* l;       // [rows_pad] running sum
   float* alpha;   // [rows_pad] rescale factor of the current tile
   float* slope;   // [rows_pad] ALiBi slope of the row's head

@@ -75,16 +75,18 @@ bool AllRowsSeeTile(const FlashPlan& plan, const ItemCoords& c, const FlashScrat
 
 namespace {
 
-// dst[d * dst_stride] = scale * Q[offset + d] as f32 for d < head_dim. The dtype
+// dst[d * dst_stride] = scale * kLog2e * Q[offset + d] as f32 for d < head_dim
+// (logits in base 2, see kLog2e). The dtype
 // is tested once per row, not per element: this runs for every row of every
 // item, and a per-element switch cost bert 10% of its time.
 void ScaledQRow(const mha_problem& p, int64_t offset, float* dst, int64_t dst_stride) {
+  const float scale = p.scale * kLog2e;
   if (p.q.dtype == MHA_F32) {
     const float* q = static_cast<const float*>(p.q.data) + offset;
-    for (int64_t d = 0; d < p.head_dim; ++d) dst[d * dst_stride] = p.scale * q[d];
+    for (int64_t d = 0; d < p.head_dim; ++d) dst[d * dst_stride] = scale * q[d];
   } else {
     for (int64_t d = 0; d < p.head_dim; ++d) {
-      dst[d * dst_stride] = p.scale * LoadAsF32(p.q.data, p.q.dtype, offset + d);
+      dst[d * dst_stride] = scale * LoadAsF32(p.q.data, p.q.dtype, offset + d);
     }
   }
 }
@@ -109,8 +111,9 @@ void PackQ(const FlashPlan& plan, const ItemCoords& c, float* qt) {
     }
     if (whole_f32) {
       const float* q = static_cast<const float*>(p.q.data);
+      const float scale = p.scale * kLog2e;
       for (int64_t d = 0; d < p.head_dim; ++d) {
-        for (int64_t k = 0; k < kBlock; ++k) qt[d * rp + r0 + k] = p.scale * q[offset[k] + d];
+        for (int64_t k = 0; k < kBlock; ++k) qt[d * rp + r0 + k] = scale * q[offset[k] + d];
       }
       continue;
     }
@@ -167,7 +170,7 @@ void WriteOutput(const FlashPlan& plan, const ItemCoords& c, const FlashScratch&
     }
     if (p.lse) {
       p.lse[(c.b * p.num_heads + h) * p.q_len + i] =
-          seen ? s.m[r] + std::log(s.l[r]) : -std::numeric_limits<float>::infinity();
+          seen ? (s.m[r] + std::log2(s.l[r])) * kLn2 : -std::numeric_limits<float>::infinity();
     }
   }
 }
@@ -183,6 +186,39 @@ void WritePartials(const FlashPlan& plan, int64_t item, const ItemCoords& c,
   }
 }
 
+namespace {
+
+// Asks for the bytes [offset, offset + bytes) of t's data (offset in elements),
+// for writing or for reading.
+void PrefetchBytes(const mha_tensor& t, int64_t offset, int64_t bytes, bool for_write) {
+  const char* p = static_cast<const char*>(t.data) + offset * DtypeSize(t.dtype);
+  for (int64_t b = 0; b < bytes; b += 64) {
+    if (for_write) {
+      __builtin_prefetch(p + b, 1, 3);
+    } else {
+      __builtin_prefetch(p + b, 0, 3);
+    }
+  }
+}
+
+}  // namespace
+
+void PrefetchEdgeRows(const FlashPlan& plan, const ItemCoords& c, const ItemCoords* next,
+                      int64_t t, int64_t num_tiles) {
+  const mha_problem& p = *plan.p;
+  const int64_t out_bytes = p.v_head_dim * DtypeSize(p.out.dtype);
+  for (int64_t r = c.rows * t / num_tiles; r < c.rows * (t + 1) / num_tiles; ++r) {
+    const auto [i, h, real] = RowOf(plan, c, r);
+    if (real) PrefetchBytes(p.out, RowOffset(p.out, c.b, i, h), out_bytes, true);
+  }
+  if (!next) return;
+  const int64_t q_bytes = p.head_dim * DtypeSize(p.q.dtype);
+  for (int64_t r = next->rows * t / num_tiles; r < next->rows * (t + 1) / num_tiles; ++r) {
+    const auto [i, h, real] = RowOf(plan, *next, r);
+    if (real) PrefetchBytes(p.q, RowOffset(p.q, next->b, i, h), q_bytes, false);
+  }
+}
+
 void WriteProbsTile(const FlashPlan& plan, const ItemCoords& c, const FlashScratch& s,
                     int64_t j0, int64_t nk) {
   const mha_problem& p = *plan.p;
@@ -195,7 +231,7 @@ void WriteProbsTile(const FlashPlan& plan, const ItemCoords& c, const FlashScrat
     const float inv = live ? 1.0f / s.l[r] : 0.0f;
     for (int64_t jj = 0; jj < nk; ++jj) {
       const float logit = s.st[jj * plan.rows_pad + r];
-      row[(j0 + jj) * probs.strides[3]] = live ? std::exp(logit - s.m[r]) * inv : 0.0f;
+      row[(j0 + jj) * probs.strides[3]] = live ? std::exp2(logit - s.m[r]) * inv : 0.0f;
     }
   }
 }

@@ -53,21 +53,30 @@ inline bool AnyActive(const int32_t* active, int64_t n) {
   return false;
 }
 
-// qt[d * rows_pad + r] = scale * Q[row r][d] as f32; padding rows are zero.
-void PackQ(const FlashPlan& plan, const ItemCoords& c, float* qt);
-// q[r * D + d] = scale * Q[row r][d] as f32 for rows_pad rows; padding rows are
+// qt[d * rows_pad + r] = scale * kLog2e * Q[row r][d] as f32; padding rows are
 // zero.
+void PackQ(const FlashPlan& plan, const ItemCoords& c, float* qt);
+// q[r * D + d] = scale * kLog2e * Q[row r][d] as f32 for rows_pad rows; padding
+// rows are zero.
 void PackQRows(const FlashPlan& plan, const ItemCoords& c, float* q);
 // Q as bf16 pairs for vdpbf16ps (not scaled: bf16 Q stays exact): word
 // [t * rows_pad + r] holds Q[row r][2t, 2t+1].
 void PackQPairs(const FlashPlan& plan, const ItemCoords& c, uint32_t* qt);
 
-// out = o / l and lse = m + log(l); a row that saw no key gets zeros and -inf.
+// out = o / l and lse = (m + log2(l)) ln2; a row that saw no key gets zeros and
+// -inf.
 void WriteOutput(const FlashPlan& plan, const ItemCoords& c, const FlashScratch& s);
 // The decode path: {m, l, o} of each row into plan.partials for the merge.
 void WritePartials(const FlashPlan& plan, int64_t item, const ItemCoords& c,
                    const FlashScratch& s);
-// probs[b, h, i, j0 + jj] = exp(logit - m) / l from the final logits in st.
+// Spreads the cache misses of the item edges over the tiles of item c: before
+// tile t of num_tiles, asks for its share of c's output rows (to be written)
+// and of the Q rows of `next` (the item this thread likely runs next; null for
+// none). Q and out rows are strided by the other heads, which the hardware
+// prefetchers do not follow: PackQ and WriteOutput otherwise stall on each row.
+void PrefetchEdgeRows(const FlashPlan& plan, const ItemCoords& c, const ItemCoords* next,
+                      int64_t t, int64_t num_tiles);
+// probs[b, h, i, j0 + jj] = 2^(logit - m) / l from the final logits in st.
 void WriteProbsTile(const FlashPlan& plan, const ItemCoords& c, const FlashScratch& s,
                     int64_t j0, int64_t nk);
 

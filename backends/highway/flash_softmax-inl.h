@@ -1,8 +1,9 @@
 // From raw dots to probabilities, one vector of query rows at a time (scores are
 // transposed: st[j * rows_pad + r]), so max, sum and rescale need no horizontal
 // reductions. ScoreChunk applies design.md §1 in order: scale, softcap, bias,
-// ALiBi, mask. OnlineSoftmaxChunk is the flash update:
-//   m' = max(m, max_j s_j), alpha = exp(m - m'), l' = alpha l + sum_j exp(s_j - m').
+// ALiBi, mask. OnlineSoftmaxChunk is the flash update, in base 2 (scores are
+// logits times log2(e), see kLog2e):
+//   m' = max(m, max_j s_j), alpha = 2^(m - m'), l' = alpha l + sum_j 2^(s_j - m').
 #if defined(MHA_BACKENDS_HIGHWAY_FLASH_SOFTMAX_INL_H_) == defined(HWY_TARGET_TOGGLE)
 #ifdef MHA_BACKENDS_HIGHWAY_FLASH_SOFTMAX_INL_H_
 #undef MHA_BACKENDS_HIGHWAY_FLASH_SOFTMAX_INL_H_
@@ -23,9 +24,9 @@ namespace mha {
 namespace HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
 
-// Final logits of rows [c, c + Lanes) for keys j0 + [0, nk), in place; returns
-// their max per row. `scaled`: the dots already include the scale (Q was packed
-// scaled).
+// Final logits (times log2(e)) of rows [c, c + Lanes) for keys j0 + [0, nk), in
+// place; returns their max per row. `scaled`: the dots already include scale *
+// log2(e) (Q was packed scaled).
 template <class D>
 HWY_INLINE hn::Vec<D> ScoreChunk(D d, const mha_problem& p, const FlashScratch& s,
                                  int64_t rows_pad, int64_t c, int64_t j0, int64_t nk,
@@ -44,7 +45,12 @@ HWY_INLINE hn::Vec<D> ScoreChunk(D d, const mha_problem& p, const FlashScratch& 
     for (int64_t jj = 0; jj < nk; ++jj) max = hn::Max(max, hn::Load(d, col + jj * rows_pad));
     return max;
   }
-  const V scale = hn::Set(d, scaled ? 1.0f : p.scale);
+  // Softcap, bias and ALiBi apply to natural logits: the dots go to natural
+  // units and back. A mask alone needs no round trip.
+  const bool natural = p.softcap > 0 || p.has_bias || p.alibi_slopes;
+  const float dot_scale = scaled ? 1.0f : p.scale * kLog2e;
+  const V scale = hn::Set(d, natural ? dot_scale * kLn2 : dot_scale);
+  const V log2e = hn::Set(d, kLog2e);
   const V cap = hn::Set(d, p.softcap);
   const V inv_cap = hn::Set(d, p.softcap > 0 ? 1.0f / p.softcap : 0.0f);
   const auto pos = hn::Load(di, s.pos + c);
@@ -68,6 +74,7 @@ HWY_INLINE hn::Vec<D> ScoreChunk(D d, const mha_problem& p, const FlashScratch& 
       const auto distance = hn::Sub(hn::Set(di, static_cast<int32_t>(j)), pos);
       x = hn::MulAdd(slope, hn::ConvertTo(d, distance), x);
     }
+    if (natural) x = hn::Mul(x, log2e);
     if (need_mask) {
       const auto jv = hn::Set(di, static_cast<int32_t>(j));
       const auto visible = hn::AndNot(hn::Lt(jv, begin), hn::Lt(jv, end));
@@ -79,7 +86,7 @@ HWY_INLINE hn::Vec<D> ScoreChunk(D d, const mha_problem& p, const FlashScratch& 
   return max;
 }
 
-// Turns the logits of rows [c, c + Lanes) into exp(s - m') in place and updates
+// Turns the logits of rows [c, c + Lanes) into 2^(s - m') in place and updates
 // m, l and alpha. A row whose logits are all -inf keeps m = -inf, l = 0.
 template <class D>
 HWY_INLINE void OnlineSoftmaxChunk(D d, const FlashScratch& s, int64_t rows_pad,
@@ -88,13 +95,13 @@ HWY_INLINE void OnlineSoftmaxChunk(D d, const FlashScratch& s, int64_t rows_pad,
   const V neg_inf = hn::Set(d, -std::numeric_limits<float>::infinity());
   const V m_old = hn::Load(d, s.m + c);
   const V m_new = hn::Max(m_old, tile_max);
-  // Subtracting 0 instead of -inf keeps exp(-inf - m) = 0 rather than NaN.
+  // Subtracting 0 instead of -inf keeps 2^(-inf - m) = 0 rather than NaN.
   const V m_use = hn::IfThenZeroElse(hn::Eq(m_new, neg_inf), m_new);
-  const V alpha = FastExp(d, hn::Sub(m_old, m_use));
+  const V alpha = FastExp2(d, hn::Sub(m_old, m_use));
   V sum = hn::Zero(d);
   float* col = s.st + c;
   for (int64_t jj = 0; jj < nk; ++jj, col += rows_pad) {
-    const V prob = FastExp(d, hn::Sub(hn::Load(d, col), m_use));
+    const V prob = FastExp2(d, hn::Sub(hn::Load(d, col), m_use));
     hn::Store(prob, d, col);
     sum = hn::Add(sum, prob);
   }
