@@ -75,19 +75,35 @@ bool AllRowsSeeTile(const FlashPlan& plan, const ItemCoords& c, const FlashScrat
 
 namespace {
 
+// dst[d * dst_stride] = scale * to_f32(q[d]) for d < dim; with dst_stride 1 the
+// compiler vectorizes it (f32 and bf16).
+template <typename T, typename ToF32>
+void ScaleRow(const T* __restrict q, ToF32 to_f32, float scale, int64_t dim,
+              float* __restrict dst, int64_t dst_stride) {
+  if (dst_stride == 1) {
+    for (int64_t d = 0; d < dim; ++d) dst[d] = scale * to_f32(q[d]);
+  } else {
+    for (int64_t d = 0; d < dim; ++d) dst[d * dst_stride] = scale * to_f32(q[d]);
+  }
+}
+
 // dst[d * dst_stride] = scale * kLog2e * Q[offset + d] as f32 for d < head_dim
-// (logits in base 2, see kLog2e). The dtype
-// is tested once per row, not per element: this runs for every row of every
-// item, and a per-element switch cost bert 10% of its time.
+// (logits in base 2, see kLog2e). The dtype is tested once per row, not per
+// element: this runs for every row of every item, and a per-element switch cost
+// bert 10% of its time (and decode 3-5% before the rows were vectorized).
 void ScaledQRow(const mha_problem& p, int64_t offset, float* dst, int64_t dst_stride) {
   const float scale = p.scale * kLog2e;
-  if (p.q.dtype == MHA_F32) {
-    const float* q = static_cast<const float*>(p.q.data) + offset;
-    for (int64_t d = 0; d < p.head_dim; ++d) dst[d * dst_stride] = scale * q[d];
-  } else {
-    for (int64_t d = 0; d < p.head_dim; ++d) {
-      dst[d * dst_stride] = scale * LoadAsF32(p.q.data, p.q.dtype, offset + d);
-    }
+  const void* q = p.q.data;
+  switch (p.q.dtype) {
+    case MHA_F32:
+      return ScaleRow(static_cast<const float*>(q) + offset, [](float x) { return x; }, scale,
+                      p.head_dim, dst, dst_stride);
+    case MHA_BF16:
+      return ScaleRow(static_cast<const uint16_t*>(q) + offset, BF16ToF32, scale, p.head_dim,
+                      dst, dst_stride);
+    default:
+      return ScaleRow(static_cast<const uint16_t*>(q) + offset, F16ToF32, scale, p.head_dim,
+                      dst, dst_stride);
   }
 }
 
