@@ -132,9 +132,9 @@ void FlashItem(const FlashPlan& plan, int64_t item, float* scratch) {
         ZeroChunk(d, s, rp, r, nk);
       }
     }
-    RescaleRows(d, s.active, s.alpha, rp, s.o, plan.dv_pad);
     const T* v_tile = v_base + RowOffset(p.v, c.b, j0, c.g);
     if (plan.few_rows && p.v_head_dim % n == 0 && AllRowsSeeTile(plan, c, s, j0, nk)) {
+      RescaleRows(d, s.active, s.alpha, rp, s.o, plan.dv_pad);
       PvDotTile(d, s.st, plan.item_kv_heads, plan.head_rows, rp,
                 KvRows<T>{v_tile, p.v.strides[1], p.v.strides[2]}, nk, p.v_head_dim,
                 plan.dv_pad, s.o);
@@ -148,10 +148,12 @@ void FlashItem(const FlashPlan& plan, int64_t item, float* scratch) {
       const int64_t r1 = std::min(r0 + plan.head_rows, c.rows);
       const bool finite = RowsToF32(v_tile + g * p.v.strides[2], p.v.strides[1], nk,
                                     p.v_head_dim, s.vt, plan.dv_pad, plan.dv_pad);
+      float* o = s.o + r0 * plan.dv_pad;
       if (finite) {
-        PvTile(d, s.st + r0, s.active + r0, r1 - r0, rp, s.vt, nk, plan.dv_pad,
-               s.o + r0 * plan.dv_pad);
+        PvTile(d, s.st + r0, s.active + r0, s.alpha + r0, r1 - r0, rp, s.vt, nk, plan.dv_pad,
+               o);
       } else {
+        RescaleRows(d, s.active + r0, s.alpha + r0, r1 - r0, o, plan.dv_pad);
         PvTileVisibleOnly(d, s, r0, r1, rp, j0, nk, plan.dv_pad);
       }
     }

@@ -1,6 +1,7 @@
 // The P V update of a tile: o[r] = alpha[r] * o[r] + sum_j P[r][j] V[j]. P is kept
 // transposed (pt[j * rows_pad + r]), so a register block of kRows rows x kVecs
 // vectors of o broadcasts kRows probabilities and loads kVecs vectors of V per key.
+// The rescale by alpha is applied as the block loads o (no pass of its own).
 #if defined(MHA_BACKENDS_HIGHWAY_FLASH_PV_INL_H_) == defined(HWY_TARGET_TOGGLE)
 #ifdef MHA_BACKENDS_HIGHWAY_FLASH_PV_INL_H_
 #undef MHA_BACKENDS_HIGHWAY_FLASH_PV_INL_H_
@@ -32,17 +33,25 @@ constexpr int kPvVecs = 2;
 #endif
 
 // v: f32, or bf16 / f16 widened as it is loaded. The rows belong to kHeads heads
-// (kRows / kHeads rows each), whose V rows start at v + h * v_head_stride.
+// (kRows / kHeads rows each), whose V rows start at v + h * v_head_stride. o is
+// first scaled by alpha[row] unless alpha is null.
 template <int kRows, int kVecs, int kHeads = 1, class D, typename T>
 HWY_INLINE void PvBlock(D d, const float* HWY_RESTRICT pt, int64_t rows_pad,
                         const T* HWY_RESTRICT v, int64_t v_stride, int64_t nk,
-                        float* HWY_RESTRICT o, int64_t o_stride, int64_t v_head_stride = 0) {
+                        float* HWY_RESTRICT o, int64_t o_stride, int64_t v_head_stride = 0,
+                        const float* alpha = nullptr) {
   using V = hn::Vec<D>;
   constexpr int kRowsPerHead = kRows / kHeads;
   const int64_t n = static_cast<int64_t>(hn::Lanes(d));
   V acc[kRows][kVecs];
   for (int m = 0; m < kRows; ++m) {
     for (int x = 0; x < kVecs; ++x) acc[m][x] = hn::Load(d, o + m * o_stride + x * n);
+  }
+  if (alpha) {
+    for (int m = 0; m < kRows; ++m) {
+      const V a = hn::Set(d, alpha[m]);
+      for (int x = 0; x < kVecs; ++x) acc[m][x] = hn::Mul(acc[m][x], a);
+    }
   }
   for (int64_t j = 0; j < nk; ++j) {
     V vv[kHeads][kVecs];
@@ -63,25 +72,28 @@ HWY_INLINE void PvBlock(D d, const float* HWY_RESTRICT pt, int64_t rows_pad,
   }
 }
 
-// Rows [r, r + kRows) over every column of o.
+// Rows [r, r + kRows) over every column of o, rescaled by alpha[0, kRows).
 template <int kRows, class D>
 HWY_INLINE void PvRows(D d, const float* HWY_RESTRICT pt, int64_t rows_pad,
                        const float* HWY_RESTRICT v, int64_t nk, int64_t dv_pad,
-                       float* HWY_RESTRICT o) {
+                       float* HWY_RESTRICT o, const float* alpha) {
   const int64_t n = static_cast<int64_t>(hn::Lanes(d));
   int64_t e = 0;
   for (; e + kPvVecs * n <= dv_pad; e += kPvVecs * n) {
-    PvBlock<kRows, kPvVecs>(d, pt, rows_pad, v + e, dv_pad, nk, o + e, dv_pad);
+    PvBlock<kRows, kPvVecs>(d, pt, rows_pad, v + e, dv_pad, nk, o + e, dv_pad, 0, alpha);
   }
-  for (; e < dv_pad; e += n) PvBlock<kRows, 1>(d, pt, rows_pad, v + e, dv_pad, nk, o + e, dv_pad);
+  for (; e < dv_pad; e += n) {
+    PvBlock<kRows, 1>(d, pt, rows_pad, v + e, dv_pad, nk, o + e, dv_pad, 0, alpha);
+  }
 }
 
-// o[r] *= alpha[r] for the active rows whose max moved.
+// o[r] *= alpha[r] for the active rows [0, rows) whose max moved: for the P V
+// paths that do not rescale as they load o.
 template <class D>
-HWY_NOINLINE void RescaleRows(D d, const int32_t* active, const float* alpha,
-                            int64_t rows_pad, float* HWY_RESTRICT o, int64_t dv_pad) {
+HWY_NOINLINE void RescaleRows(D d, const int32_t* active, const float* alpha, int64_t rows,
+                              float* HWY_RESTRICT o, int64_t dv_pad) {
   const int64_t n = static_cast<int64_t>(hn::Lanes(d));
-  for (int64_t r = 0; r < rows_pad; ++r) {
+  for (int64_t r = 0; r < rows; ++r) {
     if (!active[r] || alpha[r] == 1.0f) continue;
     const auto a = hn::Set(d, alpha[r]);
     float* row = o + r * dv_pad;
@@ -89,26 +101,34 @@ HWY_NOINLINE void RescaleRows(D d, const int32_t* active, const float* alpha,
   }
 }
 
-// o += P V over keys [0, nk) of the tile (v: f32, dv_pad columns, zero-padded)
-// for rows [0, rows).
+// o = alpha o + P V over keys [0, nk) of the tile (v: f32, dv_pad columns,
+// zero-padded) for rows [0, rows). Blocks of rows that see nothing of the tile
+// are skipped: their alpha is 1 (or 0 on an o of zeros).
 template <class D>
 HWY_INLINE void PvTile(D d, const float* HWY_RESTRICT pt, const int32_t* active,
-                       int64_t rows, int64_t rows_pad, const float* HWY_RESTRICT v,
-                       int64_t nk, int64_t dv_pad, float* HWY_RESTRICT o) {
+                       const float* alpha, int64_t rows, int64_t rows_pad,
+                       const float* HWY_RESTRICT v, int64_t nk, int64_t dv_pad,
+                       float* HWY_RESTRICT o) {
   int64_t r = 0;
   for (; r + kPvRows <= rows; r += kPvRows) {
     if (AnyActive(active + r, kPvRows)) {
-      PvRows<kPvRows>(d, pt + r, rows_pad, v, nk, dv_pad, o + r * dv_pad);
+      PvRows<kPvRows>(d, pt + r, rows_pad, v, nk, dv_pad, o + r * dv_pad, alpha + r);
     }
   }
   if (kPvRows > 4 && r + 4 <= rows) {
-    if (AnyActive(active + r, 4)) PvRows<4>(d, pt + r, rows_pad, v, nk, dv_pad, o + r * dv_pad);
+    if (AnyActive(active + r, 4)) {
+      PvRows<4>(d, pt + r, rows_pad, v, nk, dv_pad, o + r * dv_pad, alpha + r);
+    }
     r += 4;
   }
   for (; r + 2 <= rows; r += 2) {
-    if (AnyActive(active + r, 2)) PvRows<2>(d, pt + r, rows_pad, v, nk, dv_pad, o + r * dv_pad);
+    if (AnyActive(active + r, 2)) {
+      PvRows<2>(d, pt + r, rows_pad, v, nk, dv_pad, o + r * dv_pad, alpha + r);
+    }
   }
-  if (r < rows && active[r]) PvRows<1>(d, pt + r, rows_pad, v, nk, dv_pad, o + r * dv_pad);
+  if (r < rows && active[r]) {
+    PvRows<1>(d, pt + r, rows_pad, v, nk, dv_pad, o + r * dv_pad, alpha + r);
+  }
 }
 
 // o += P V like PvTile for rows [r_begin, r_end), but each active row only over

@@ -110,11 +110,13 @@ HWY_INLINE void OnlineSoftmaxChunk(D d, const FlashScratch& s, int64_t rows_pad,
   hn::Store(alpha, d, s.alpha + c);
 }
 
-// Rows [c, c + Lanes) that see nothing of the tile contribute P = 0.
+// Rows [c, c + Lanes) that see nothing of the tile contribute P = 0 and keep
+// their o (alpha = 1).
 template <class D>
 HWY_INLINE void ZeroChunk(D d, const FlashScratch& s, int64_t rows_pad, int64_t c,
                           int64_t nk) {
   for (int64_t jj = 0; jj < nk; ++jj) hn::Store(hn::Zero(d), d, s.st + jj * rows_pad + c);
+  hn::Store(hn::Set(d, 1.0f), d, s.alpha + c);
 }
 
 }  // namespace HWY_NAMESPACE
