@@ -17,6 +17,7 @@
 #include "dot_bf16_avx512.h"
 #include "flash_convert-inl.h"
 #include "flash_decode-inl.h"
+#include "flash_pack-inl.h"
 #include "flash_plan.h"
 #include "flash_pv-inl.h"
 #include "flash_qk-inl.h"

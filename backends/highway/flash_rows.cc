@@ -87,9 +87,9 @@ void ScaleRow(const T* __restrict q, ToF32 to_f32, float scale, int64_t dim,
   }
 }
 
-// dst[d * dst_stride] = scale * kLog2e * Q[offset + d] as f32 for d < head_dim
-// (logits in base 2, see kLog2e). The dtype is tested once per row, not per
-// element: this runs for every row of every item, and a per-element switch cost
+}  // namespace
+
+// The dtype is tested once per row, not per element: a per-element switch cost
 // bert 10% of its time (and decode 3-5% before the rows were vectorized).
 void ScaledQRow(const mha_problem& p, int64_t offset, float* dst, int64_t dst_stride) {
   const float scale = p.scale * kLog2e;
@@ -104,59 +104,6 @@ void ScaledQRow(const mha_problem& p, int64_t offset, float* dst, int64_t dst_st
     default:
       return ScaleRow(static_cast<const uint16_t*>(q) + offset, F16ToF32, scale, p.head_dim,
                       dst, dst_stride);
-  }
-}
-
-}  // namespace
-
-namespace {
-
-constexpr int64_t kPackBlock = 8;
-
-// qt[d * rp + k] = scale * to_f32(q[offset[k] + d]) for a whole block of rows, d
-// outer, so that each d writes kPackBlock adjacent floats of qt. Row by row, the
-// stores stride rp floats and alias the loads of Q at 4 KiB: that cost bert 6%
-// of its time.
-template <typename T, typename ToF32>
-void PackQBlock(const T* q, ToF32 to_f32, const int64_t* offset, float scale, int64_t dim,
-                float* qt, int64_t rp) {
-  for (int64_t d = 0; d < dim; ++d) {
-    for (int64_t k = 0; k < kPackBlock; ++k) qt[d * rp + k] = scale * to_f32(q[offset[k] + d]);
-  }
-}
-
-}  // namespace
-
-void PackQ(const FlashPlan& plan, const ItemCoords& c, float* qt) {
-  const mha_problem& p = *plan.p;
-  const int64_t rp = plan.rows_pad;
-  const float scale = p.scale * kLog2e;
-  for (int64_t r0 = 0; r0 < rp; r0 += kPackBlock) {
-    const int64_t n = std::min(kPackBlock, rp - r0);
-    int64_t offset[kPackBlock];  // of the row in Q; -1 for a padding row
-    bool whole = n == kPackBlock;
-    for (int64_t k = 0; k < n; ++k) {
-      const auto [i, h, real] = RowOf(plan, c, r0 + k);
-      offset[k] = r0 + k < c.rows && real ? RowOffset(p.q, c.b, i, h) : -1;
-      whole = whole && offset[k] >= 0;
-    }
-    if (whole && p.q.dtype == MHA_F32) {
-      PackQBlock(static_cast<const float*>(p.q.data), [](float x) { return x; }, offset, scale,
-                 p.head_dim, qt + r0, rp);
-      continue;
-    }
-    if (whole && p.q.dtype == MHA_BF16) {
-      PackQBlock(static_cast<const uint16_t*>(p.q.data), BF16ToF32, offset, scale, p.head_dim,
-                 qt + r0, rp);
-      continue;
-    }
-    for (int64_t k = 0; k < n; ++k) {
-      if (offset[k] >= 0) {
-        ScaledQRow(p, offset[k], qt + r0 + k, rp);
-      } else {
-        for (int64_t d = 0; d < p.head_dim; ++d) qt[d * rp + r0 + k] = 0.0f;
-      }
-    }
   }
 }
 

@@ -1,5 +1,6 @@
 // The scalar edges of a work item (no SIMD here): which query rows it holds and
-// what each may see, Q packed for the kernels, and the final out / lse / probs.
+// what each may see, Q rows for the kernels (the transposed packing is SIMD, in
+// flash_pack-inl.h), and the final out / lse / probs.
 // These touch O(rows x D) or O(rows x Dv) elements per item, against the
 // O(rows x keys x D) of the kernels.
 #ifndef MHA_BACKENDS_HIGHWAY_FLASH_ROWS_H_
@@ -53,9 +54,10 @@ inline bool AnyActive(const int32_t* active, int64_t n) {
   return false;
 }
 
-// qt[d * rows_pad + r] = scale * kLog2e * Q[row r][d] as f32; padding rows are
-// zero.
-void PackQ(const FlashPlan& plan, const ItemCoords& c, float* qt);
+// dst[d * dst_stride] = scale * kLog2e * Q[offset + d] as f32 for d < head_dim
+// (logits in base 2, see kLog2e). The transposed packing of whole row blocks is
+// PackQ in flash_pack-inl.h.
+void ScaledQRow(const mha_problem& p, int64_t offset, float* dst, int64_t dst_stride);
 // q[r * D + d] = scale * kLog2e * Q[row r][d] as f32 for rows_pad rows; padding
 // rows are zero.
 void PackQRows(const FlashPlan& plan, const ItemCoords& c, float* q);
