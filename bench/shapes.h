@@ -3,6 +3,7 @@
 #define MHA_BENCH_SHAPES_H_
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -46,6 +47,23 @@ size_t DtypeBytes(mha_dtype dtype);
 
 // Bytes of K and V that one call reads.
 double KvBytes(const Shape& shape, const Precision& precision);
+
+// The T of (shape, precision), built on first use as T(shape, precision, args...).
+// Only the most recent one is kept (the previous one is freed before the next is
+// built): each holds large buffers, and benchmarks run grouped by shape and
+// precision.
+template <typename T, typename... Args>
+const T& LatestOf(const Shape& shape, const Precision& precision, const Args&... args) {
+  static std::unique_ptr<T> current;
+  static std::string current_key;
+  const std::string key = std::string(shape.id) + "/" + precision.id;
+  if (!current || key != current_key) {
+    current.reset();
+    current = std::make_unique<T>(shape, precision, args...);
+    current_key = key;
+  }
+  return *current;
+}
 
 }  // namespace mha_bench
 

@@ -6,7 +6,6 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
-#include <memory>
 
 namespace mha_bench {
 namespace {
@@ -60,15 +59,7 @@ bool VerifyAffordable(const Shape& shape) { return Flops(shape) <= kVerifyMaxFlo
 
 const ReferenceOutput& ReferenceOutput::Get(const Shape& shape, const Precision& precision,
                                             const Workload& workload) {
-  static std::unique_ptr<ReferenceOutput> current;
-  static std::string current_key;
-  const std::string key = std::string(shape.id) + "/" + precision.id;
-  if (!current || key != current_key) {
-    current.reset();
-    current = std::make_unique<ReferenceOutput>(shape, precision, workload);
-    current_key = key;
-  }
-  return *current;
+  return LatestOf<ReferenceOutput>(shape, precision, workload);
 }
 
 // The tolerances are the tests' OutTolerance (tests/conformance.cc) for these inputs

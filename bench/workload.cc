@@ -4,7 +4,6 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
-#include <memory>
 
 namespace mha_bench {
 namespace {
@@ -44,15 +43,7 @@ mha_tensor Bshd(void* data, mha_dtype dtype, int64_t batch, int64_t seq, int64_t
 }  // namespace
 
 const Workload& Workload::Get(const Shape& shape, const Precision& precision) {
-  static std::unique_ptr<Workload> current;
-  static std::string current_key;
-  const std::string key = std::string(shape.id) + "/" + precision.id;
-  if (!current || key != current_key) {
-    current.reset();  // free the previous one before allocating
-    current = std::make_unique<Workload>(shape, precision);
-    current_key = key;
-  }
-  return *current;
+  return LatestOf<Workload>(shape, precision);
 }
 
 Workload::Workload(const Shape& s, const Precision& p) {
