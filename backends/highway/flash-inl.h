@@ -43,9 +43,10 @@ HWY_INLINE bool UseBf16Dot(const FlashPlan& plan) {
 #endif
 }
 
-// Raw dots of keys [j0, j0 + nk) with every active row, into s.st.
+// Raw dots of keys [j0, j0 + nk) with every active row, into s.st; returns
+// whether their max per row is in s.tile_max (QkTile's paths).
 template <typename T, class D>
-HWY_INLINE void ScoreTile(D d, const FlashPlan& plan, const ItemCoords& c,
+HWY_INLINE bool ScoreTile(D d, const FlashPlan& plan, const ItemCoords& c,
                           const FlashScratch& s, int64_t j0, int64_t nk) {
   const mha_problem& p = *plan.p;
   const T* k = static_cast<const T*>(p.k.data) + RowOffset(p.k, c.b, j0, c.g);
@@ -55,17 +56,23 @@ HWY_INLINE void ScoreTile(D d, const FlashPlan& plan, const ItemCoords& c,
     QkDotTile(d, KvRows<T>{k, k_stride, p.k.strides[2]},
               KvRows<T>{v, p.v.strides[1], p.v.strides[2]}, plan.item_kv_heads, nk,
               p.head_dim, p.v_head_dim, s.qt, plan.head_rows, plan.rows_pad, s.st);
-  } else if (UseBf16Dot<T>(plan)) {
+    return false;
+  }
+  if (UseBf16Dot<T>(plan)) {
     QkTileBf16Avx512(reinterpret_cast<const uint16_t*>(k), k_stride, nk, p.head_dim,
                      reinterpret_cast<const uint32_t*>(s.qt), plan.rows_pad, s.active,
                      s.st);
-  } else if (std::is_same<T, float>::value) {
+    return false;
+  }
+  if (std::is_same<T, float>::value) {
     QkTile(d, reinterpret_cast<const float*>(k), k_stride, nk, p.head_dim, s.qt,
-           plan.rows_pad, s.active, s.st);
+           plan.rows_pad, s.active, s.st, s.tile_max);
   } else {
     RowsToF32(k, k_stride, nk, p.head_dim, s.kt, p.head_dim, p.head_dim);
-    QkTile(d, s.kt, p.head_dim, nk, p.head_dim, s.qt, plan.rows_pad, s.active, s.st);
+    QkTile(d, s.kt, p.head_dim, nk, p.head_dim, s.qt, plan.rows_pad, s.active, s.st,
+           s.tile_max);
   }
+  return true;
 }
 
 // probs, recomputed tile by tile with the final m and l of every row.
@@ -77,10 +84,10 @@ HWY_INLINE void ProbsPass(D d, const FlashPlan& plan, const ItemCoords& c,
   for (int64_t j0 = 0; j0 < p.kv_len; j0 += kTileKeys) {
     const int64_t nk = std::min(kTileKeys, p.kv_len - j0);
     if (MarkActiveRows(plan, s, j0, nk)) {
-      ScoreTile<T>(d, plan, c, s, j0, nk);
+      const bool max_known = ScoreTile<T>(d, plan, c, s, j0, nk);
       for (int64_t r = 0; r < plan.rows_pad; r += n) {
         if (AnyActive(s.active + r, n)) {
-          ScoreChunk(d, p, s, plan.rows_pad, r, j0, nk, !UseBf16Dot<T>(plan));
+          ScoreChunk(d, p, s, plan.rows_pad, r, j0, nk, !UseBf16Dot<T>(plan), max_known);
         }
       }
     }
@@ -124,10 +131,11 @@ void FlashItem(const FlashPlan& plan, int64_t item, float* scratch) {
                        num_tiles);
     }
     if (!MarkActiveRows(plan, s, j0, nk)) continue;
-    ScoreTile<T>(d, plan, c, s, j0, nk);
+    const bool max_known = ScoreTile<T>(d, plan, c, s, j0, nk);
     for (int64_t r = 0; r < rp; r += n) {
       if (AnyActive(s.active + r, n)) {
-        const auto tile_max = ScoreChunk(d, p, s, rp, r, j0, nk, !UseBf16Dot<T>(plan));
+        const auto tile_max =
+            ScoreChunk(d, p, s, rp, r, j0, nk, !UseBf16Dot<T>(plan), max_known);
         OnlineSoftmaxChunk(d, s, rp, r, nk, tile_max);
       } else {
         ZeroChunk(d, s, rp, r, nk);

@@ -139,7 +139,7 @@ FlashPlan MakeFlashPlan(const mha_problem& p, bool bf16_dot) {
                         + kTileKeys * plan.dv_pad  // vt
                         + kTileKeys * rp           // st
                         + rp * plan.dv_pad         // o
-                        + 4 * rp                   // m, l, alpha, slope
+                        + 5 * rp                   // m, l, alpha, tile_max, slope
                         + 4 * rp                   // pos, begin, end, active (int32)
                         + 2 * rp;                  // bias_offset (int64)
   return plan;
@@ -164,6 +164,7 @@ FlashScratch CarveScratch(const FlashPlan& plan, float* base) {
   s.m = take(rp);
   s.l = take(rp);
   s.alpha = take(rp);
+  s.tile_max = take(rp);
   s.slope = take(rp);
   s.pos = reinterpret_cast<int32_t*>(take(rp));
   s.begin = reinterpret_cast<int32_t*>(take(rp));

@@ -70,6 +70,7 @@ struct FlashScratch {
   float* m;       // [rows_pad] running max, in units of log2 (see kLog2e)
   float* l;       // [rows_pad] running sum
   float* alpha;   // [rows_pad] rescale factor of the current tile
+  float* tile_max;  // [rows_pad] max of the current tile's raw dots, from QkTile
   float* slope;   // [rows_pad] ALiBi slope of the row's head
   int32_t* pos;     // [rows_pad] query position p(i)
   int32_t* begin;   // [rows_pad] first visible key

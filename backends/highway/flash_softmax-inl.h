@@ -26,11 +26,11 @@ namespace hn = hwy::HWY_NAMESPACE;
 
 // Final logits (times log2(e)) of rows [c, c + Lanes) for keys j0 + [0, nk), in
 // place; returns their max per row. `scaled`: the dots already include scale *
-// log2(e) (Q was packed scaled).
+// log2(e) (Q was packed scaled). `max_known`: s.tile_max holds the dots' max.
 template <class D>
 HWY_INLINE hn::Vec<D> ScoreChunk(D d, const mha_problem& p, const FlashScratch& s,
                                  int64_t rows_pad, int64_t c, int64_t j0, int64_t nk,
-                                 bool scaled) {
+                                 bool scaled, bool max_known) {
   using V = hn::Vec<D>;
   const hn::RebindToSigned<D> di;
   const int64_t n = static_cast<int64_t>(hn::Lanes(d));
@@ -42,6 +42,7 @@ HWY_INLINE hn::Vec<D> ScoreChunk(D d, const mha_problem& p, const FlashScratch& 
   V max = neg_inf;
   float* col = s.st + c;
   if (scaled && !need_mask && p.softcap <= 0 && !p.has_bias && !p.alibi_slopes) {
+    if (max_known) return hn::Load(d, s.tile_max + c);
     for (int64_t jj = 0; jj < nk; ++jj) max = hn::Max(max, hn::Load(d, col + jj * rows_pad));
     return max;
   }
