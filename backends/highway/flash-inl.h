@@ -116,18 +116,19 @@ void FlashItem(const FlashPlan& plan, int64_t item, float* scratch) {
   std::fill(s.l, s.l + rp, 0.0f);
   std::fill(s.o, s.o + rp * plan.dv_pad, 0.0f);
 
-  // Prefill items: with items of equal cost under the dynamic schedule, this
-  // thread's next item is the one num_threads steps on (items run last first).
+  // Prefill items (unsplit: they write out themselves) prefetch their edges. With
+  // items of equal cost under the dynamic schedule, this thread's next item is
+  // the one num_threads steps on (items run last first).
+  const bool prefetch_edges = !plan.few_rows && plan.num_splits == 1;
   const int64_t next_item = item - p.num_threads;
-  const bool prefetch_next = !plan.few_rows && plan.num_splits == 1 && next_item >= 0;
-  const ItemCoords next = DecodeItem(plan, prefetch_next ? next_item : item);
+  const ItemCoords next = DecodeItem(plan, std::max<int64_t>(next_item, 0));
   const int64_t num_tiles = (keys.end - keys.begin + kTileKeys - 1) / kTileKeys;
 
   const T* v_base = static_cast<const T*>(p.v.data);
   for (int64_t j0 = keys.begin; j0 < keys.end; j0 += kTileKeys) {
     const int64_t nk = std::min(kTileKeys, keys.end - j0);
-    if (!plan.few_rows) {
-      PrefetchEdgeRows(plan, c, prefetch_next ? &next : nullptr, (j0 - keys.begin) / kTileKeys,
+    if (prefetch_edges) {
+      PrefetchEdgeRows(plan, c, next_item >= 0 ? &next : nullptr, (j0 - keys.begin) / kTileKeys,
                        num_tiles);
     }
     if (!MarkActiveRows(plan, s, j0, nk)) continue;
