@@ -144,8 +144,7 @@ void FlashItem(const FlashPlan& plan, int64_t item, float* scratch) {
     }
     const T* v_tile = v_base + RowOffset(p.v, c.b, j0, c.g);
     if (plan.few_rows && p.v_head_dim % n == 0 && AllRowsSeeTile(plan, c, s, j0, nk)) {
-      RescaleRows(d, s.active, s.alpha, rp, s.o, plan.dv_pad);
-      PvDotTile(d, s.st, plan.item_kv_heads, plan.head_rows, rp,
+      PvDotTile(d, s.st, s.alpha, plan.item_kv_heads, plan.head_rows, rp,
                 KvRows<T>{v_tile, p.v.strides[1], p.v.strides[2]}, nk, p.v_head_dim,
                 plan.dv_pad, s.o);
       continue;

@@ -175,14 +175,16 @@ HWY_INLINE void QkDotTile(D d, const KvRows<T>& k, const KvRows<T>& v, int64_t h
   }
 }
 
-// o += P V over keys [0, nk) for every row (head slots and row blocks as in
-// QkDotKeys), V read in place (dv a multiple of the vector length). Only for a
-// tile that every row sees whole: no P is 0 by the mask, so no 0 x Inf can reach
-// a row that never sees the key.
+// o = alpha o + P V over keys [0, nk) for every row (head slots and row blocks
+// as in QkDotKeys), V read in place (dv a multiple of the vector length); the
+// first sub-block rescales o as it loads it. Only for a tile that every row sees
+// whole: no P is 0 by the mask, so no 0 x Inf can reach a row that never sees
+// the key.
 template <int kHeads, typename T, class D>
-HWY_INLINE void PvDotTileOf(D d, const float* HWY_RESTRICT pt, int64_t heads,
-                            int64_t head_rows, int64_t rows_pad, const KvRows<T>& v,
-                            int64_t nk, int64_t dv, int64_t dv_pad, float* HWY_RESTRICT o) {
+HWY_INLINE void PvDotTileOf(D d, const float* HWY_RESTRICT pt, const float* alpha,
+                            int64_t heads, int64_t head_rows, int64_t rows_pad,
+                            const KvRows<T>& v, int64_t nk, int64_t dv, int64_t dv_pad,
+                            float* HWY_RESTRICT o) {
   // 4 rows x kVecs vectors of o, plus kHeads x kVecs vectors of V: at most 16.
   constexpr int kVecs = kHeads == 4 ? 1 : 2;
   const int64_t n = static_cast<int64_t>(hn::Lanes(d));
@@ -192,27 +194,31 @@ HWY_INLINE void PvDotTileOf(D d, const float* HWY_RESTRICT pt, int64_t heads,
     for (int64_t r = 0; r < heads * head_rows; r += kDotRows) {
       const T* vj = v.Row(j, r / head_rows);
       float* o_rows = o + r * dv_pad;
+      const float* a = j == 0 ? alpha + r : nullptr;
       int64_t e = 0;
       for (; e + kVecs * n <= dv; e += kVecs * n) {
         PvBlock<kDotRows, kVecs, kHeads>(d, p + r, rows_pad, vj + e, v.key_stride, nj,
-                                         o_rows + e, dv_pad, v.head_stride);
+                                         o_rows + e, dv_pad, v.head_stride, a);
       }
       if (e < dv) {
         PvBlock<kDotRows, 1, kHeads>(d, p + r, rows_pad, vj + e, v.key_stride, nj, o_rows + e,
-                                     dv_pad, v.head_stride);
+                                     dv_pad, v.head_stride, a);
       }
     }
   }
 }
 
 template <typename T, class D>
-HWY_INLINE void PvDotTile(D d, const float* HWY_RESTRICT pt, int64_t heads, int64_t head_rows,
-                          int64_t rows_pad, const KvRows<T>& v, int64_t nk, int64_t dv,
-                          int64_t dv_pad, float* HWY_RESTRICT o) {
+HWY_INLINE void PvDotTile(D d, const float* HWY_RESTRICT pt, const float* alpha, int64_t heads,
+                          int64_t head_rows, int64_t rows_pad, const KvRows<T>& v, int64_t nk,
+                          int64_t dv, int64_t dv_pad, float* HWY_RESTRICT o) {
   switch (HeadsPerDotBlock(head_rows)) {
-    case 4: return PvDotTileOf<4>(d, pt, heads, head_rows, rows_pad, v, nk, dv, dv_pad, o);
-    case 2: return PvDotTileOf<2>(d, pt, heads, head_rows, rows_pad, v, nk, dv, dv_pad, o);
-    default: return PvDotTileOf<1>(d, pt, heads, head_rows, rows_pad, v, nk, dv, dv_pad, o);
+    case 4:
+      return PvDotTileOf<4>(d, pt, alpha, heads, head_rows, rows_pad, v, nk, dv, dv_pad, o);
+    case 2:
+      return PvDotTileOf<2>(d, pt, alpha, heads, head_rows, rows_pad, v, nk, dv, dv_pad, o);
+    default:
+      return PvDotTileOf<1>(d, pt, alpha, heads, head_rows, rows_pad, v, nk, dv, dv_pad, o);
   }
 }
 

@@ -87,8 +87,8 @@ HWY_INLINE void PvRows(D d, const float* HWY_RESTRICT pt, int64_t rows_pad,
   }
 }
 
-// o[r] *= alpha[r] for the active rows [0, rows) whose max moved: for the P V
-// paths that do not rescale as they load o.
+// o[r] *= alpha[r] for the active rows [0, rows) whose max moved: for
+// PvTileVisibleOnly, which does not rescale as it loads o.
 template <class D>
 HWY_NOINLINE void RescaleRows(D d, const int32_t* active, const float* alpha, int64_t rows,
                               float* HWY_RESTRICT o, int64_t dv_pad) {
