@@ -8,6 +8,7 @@
 #include <random>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include <catch2/catch.hpp>
@@ -187,6 +188,32 @@ TEST_CASE("highway: one context serves several threads at once", "[highway]") {
   CHECK(BitwiseEqual(got_b, want_b));
 }
 
+// Prefill items pack each head's K and V into per-thread scratch that the
+// context keeps between calls: a call must never find the previous call's rows.
+// One head (the second call's first item is of the head the first call ended
+// on), 8 query blocks (units of 2 on 1 thread) and too few keys to split.
+TEST_CASE("highway: a call never reuses K and V packed by the previous one", "[highway]") {
+  const int64_t L = 500, D = 16;
+  std::mt19937_64 rng(14);
+  Dense q(1, L, 1, D), k(1, L, 1, D), v(1, L, 1, D), want(1, L, 1, D), got(1, L, 1, D);
+  q.Randomize(rng);
+  k.Randomize(rng);
+  v.Randomize(rng);
+  mha_attention_desc desc;
+  mha_attention_desc_init(&desc);
+  ScopedContext fresh("highway"), ctx("highway");
+  REQUIRE(mha_context_set_num_threads(fresh.get(), 1) == MHA_OK);
+  REQUIRE(mha_context_set_num_threads(ctx.get(), 1) == MHA_OK);
+  REQUIRE(mha_attention(fresh.get(), q.get(), k.get(), v.get(), want.get(), &desc) == MHA_OK);
+  Dense k_first(1, L, 1, D), v_first(1, L, 1, D);
+  k_first.Randomize(rng);
+  v_first.Randomize(rng);
+  REQUIRE(mha_attention(ctx.get(), q.get(), k_first.get(), v_first.get(), got.get(), &desc) ==
+          MHA_OK);
+  REQUIRE(mha_attention(ctx.get(), q.get(), k.get(), v.get(), got.get(), &desc) == MHA_OK);
+  CHECK(BitwiseEqual(got.values, want.values));
+}
+
 TEST_CASE("highway: fully masked rows give zeros and -inf, never NaN", "[highway]") {
   const int64_t Lq = 5, Lk = 70, D = 16;
   std::mt19937_64 rng(9);
@@ -218,25 +245,34 @@ TEST_CASE("highway: fully masked rows give zeros and -inf, never NaN", "[highway
   CHECK(std::isfinite(lse[Lq + 1]));
 }
 
+// With one head V is widened tile by tile; with 4 heads (on 1 thread) each head's
+// K and V are packed once for all its query blocks.
 TEST_CASE("highway: Inf and NaN in V reach only the rows that see them", "[highway]") {
-  const int64_t L = 70, D = 16;
-  std::mt19937_64 rng(10);
-  Dense q(1, L, 1, D), k(1, L, 1, D), v(1, L, 1, D), out(1, L, 1, D);
-  q.Randomize(rng);
-  k.Randomize(rng);
-  v.Randomize(rng);
-  v.at(0, L - 1, 0, 3) = NAN;  // the last key: under a causal mask, only the last row sees it
-  v.at(0, L - 2, 0, 5) = INFINITY;
-  mha_attention_desc desc;
-  mha_attention_desc_init(&desc);
-  desc.causal = 1;
-  ScopedContext ctx("highway");
-  REQUIRE(mha_attention(ctx.get(), q.get(), k.get(), v.get(), out.get(), &desc) == MHA_OK);
-  for (int64_t i = 0; i < L - 2; ++i) {
-    for (int64_t e = 0; e < D; ++e) CHECK(std::isfinite(out.at(0, i, 0, e)));
+  const int64_t D = 16;
+  for (const auto [H, L] : {std::pair<int64_t, int64_t>{1, 70}, {4, 200}}) {
+    INFO("heads " << H << ", length " << L);
+    std::mt19937_64 rng(10);
+    Dense q(1, L, H, D), k(1, L, H, D), v(1, L, H, D), out(1, L, H, D);
+    q.Randomize(rng);
+    k.Randomize(rng);
+    v.Randomize(rng);
+    // The last keys: under a causal mask, only the last rows see them.
+    v.at(0, L - 1, H - 1, 3) = NAN;
+    v.at(0, L - 2, H - 1, 5) = INFINITY;
+    mha_attention_desc desc;
+    mha_attention_desc_init(&desc);
+    desc.causal = 1;
+    ScopedContext ctx("highway");
+    REQUIRE(mha_context_set_num_threads(ctx.get(), 1) == MHA_OK);
+    REQUIRE(mha_attention(ctx.get(), q.get(), k.get(), v.get(), out.get(), &desc) == MHA_OK);
+    for (int64_t h = 0; h < H; ++h) {
+      for (int64_t i = 0; i < (h == H - 1 ? L - 2 : L); ++i) {
+        for (int64_t e = 0; e < D; ++e) CHECK(std::isfinite(out.at(0, i, h, e)));
+      }
+    }
+    CHECK(std::isinf(out.at(0, L - 2, H - 1, 5)));
+    CHECK(std::isnan(out.at(0, L - 1, H - 1, 3)));
   }
-  CHECK(std::isinf(out.at(0, L - 2, 0, 5)));
-  CHECK(std::isnan(out.at(0, L - 1, 0, 3)));
 }
 
 // The decode path reads V in place for tiles every row sees whole, and widens

@@ -101,7 +101,23 @@ int64_t ItemAtStep(const FlashPlan& plan, int64_t k) {
   return ((b * heads + g) * plan.num_q_blocks + qb) * plan.num_splits + split;
 }
 
+// Q blocks per unit: the largest divisor of num_q_blocks that still leaves 4
+// units per thread for the dynamic schedule to balance.
+int64_t UnitQBlocks(const FlashPlan& plan) {
+  const int64_t heads = plan.num_items / plan.num_q_blocks;
+  const int64_t min_units = 4 * std::max(1, plan.p->num_threads);
+  return LargestDivisorAtMost(plan.num_q_blocks, 1,
+                              std::max<int64_t>(1, heads * plan.num_q_blocks / min_units));
+}
+
 }  // namespace
+
+int64_t NextItemOfThread(const FlashPlan& plan, int64_t item) {
+  const int64_t unit = plan.unit_q_blocks;
+  int64_t step = plan.num_items - item;  // the step after this item's
+  if (step % unit == 0) step += (plan.p->num_threads - 1) * unit;
+  return step < plan.num_items ? plan.num_items - 1 - step : -1;
+}
 
 FlashPlan MakeFlashPlan(const mha_problem& p, bool bf16_dot) {
   FlashPlan plan;
@@ -133,6 +149,16 @@ FlashPlan MakeFlashPlan(const mha_problem& p, bool bf16_dot) {
   plan.bf16_dot = bf16_dot && !plan.few_rows;
 
   const int64_t d_pad = RoundUp(p.head_dim, kFloatAlign);
+  plan.k_pad = d_pad;
+  plan.pack_keys = RoundUp(p.kv_len, kTileKeys);
+  const int64_t pack_floats = plan.pack_keys * (d_pad + plan.dv_pad);
+  if (!plan.few_rows && !plan.bf16_dot && plan.num_splits == 1 &&
+      pack_floats * static_cast<int64_t>(sizeof(float)) <= kMaxPackBytes) {
+    // Units of 2 items share too little to repay copying K (tiny: 1% slower).
+    const int64_t unit = UnitQBlocks(plan);
+    plan.pack_kv = unit >= 4;
+    plan.unit_q_blocks = plan.pack_kv ? unit : 1;
+  }
   const int64_t rp = plan.rows_pad;
   plan.scratch_floats = d_pad * rp                 // qt
                         + kTileKeys * d_pad        // kt
@@ -142,6 +168,12 @@ FlashPlan MakeFlashPlan(const mha_problem& p, bool bf16_dot) {
                         + 5 * rp                   // m, l, alpha, tile_max, slope
                         + 4 * rp                   // pos, begin, end, active (int32)
                         + 2 * rp;                  // bias_offset (int64)
+  if (plan.pack_kv) {
+    plan.scratch_floats += pack_floats                   // k_pack, v_pack
+                           + 2 * 2                       // pack_owner (int64)
+                           + plan.pack_keys / kTileKeys;  // packed (int32)
+  }
+  plan.scratch_floats = RoundUp(plan.scratch_floats, kFloatAlign);
   return plan;
 }
 
@@ -171,6 +203,16 @@ FlashScratch CarveScratch(const FlashPlan& plan, float* base) {
   s.end = reinterpret_cast<int32_t*>(take(rp));
   s.active = reinterpret_cast<int32_t*>(take(rp));
   s.bias_offset = reinterpret_cast<int64_t*>(take(2 * rp));
+  if (plan.pack_kv) {
+    s.k_pack = take(plan.pack_keys * plan.k_pad);
+    s.v_pack = take(plan.pack_keys * plan.dv_pad);
+    s.pack_owner = reinterpret_cast<int64_t*>(take(2 * 2));
+    s.packed = reinterpret_cast<int32_t*>(take(plan.pack_keys / kTileKeys));
+  } else {
+    s.k_pack = s.v_pack = nullptr;
+    s.packed = nullptr;
+    s.pack_owner = nullptr;
+  }
   return s;
 }
 
@@ -188,7 +230,13 @@ void RunFlash(const FlashPlan& plan, FlashItemFn item_fn, float* scratch) {
 #pragma omp parallel num_threads(threads) if (threads > 1)
   {
     float* mine = scratch + omp_get_thread_num() * plan.scratch_floats;
-#pragma omp for schedule(dynamic, 1)
+    if (plan.pack_kv) {
+      // The workspace outlives the call: what it holds packed is another call's.
+      int64_t* owner = CarveScratch(plan, mine).pack_owner;
+      owner[0] = owner[1] = -1;
+    }
+    const int64_t unit = plan.unit_q_blocks;
+#pragma omp for schedule(dynamic, unit)
     for (int64_t k = 0; k < num_items; ++k) item_fn(plan, ItemAtStep(plan, k), mine);
     if (merge) {
 #pragma omp for schedule(dynamic, 1)

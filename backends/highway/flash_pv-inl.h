@@ -132,18 +132,19 @@ HWY_INLINE void PvTile(D d, const float* HWY_RESTRICT pt, const int32_t* active,
 }
 
 // o += P V like PvTile for rows [r_begin, r_end), but each active row only over
-// the keys it sees, for a tile whose V holds Inf or NaN: 0 * Inf would put NaN
-// into rows that never see that key.
+// the keys it sees, for a tile (vt: f32, dv_pad columns) whose V holds Inf or
+// NaN: 0 * Inf would put NaN into rows that never see that key.
 template <class D>
 HWY_INLINE void PvTileVisibleOnly(D d, const FlashScratch& s, int64_t r_begin, int64_t r_end,
-                                  int64_t rows_pad, int64_t j0, int64_t nk, int64_t dv_pad) {
+                                  int64_t rows_pad, int64_t j0, int64_t nk,
+                                  const float* HWY_RESTRICT vt, int64_t dv_pad) {
   const int64_t n = static_cast<int64_t>(hn::Lanes(d));
   for (int64_t r = r_begin; r < r_end; ++r) {
     if (!s.active[r]) continue;
     const int64_t first = std::max<int64_t>(s.begin[r], j0) - j0;
     const int64_t last = std::min<int64_t>(s.end[r], j0 + nk) - j0;
     for (int64_t e = 0; e < dv_pad; e += n) {
-      PvBlock<1, 1>(d, s.st + first * rows_pad + r, rows_pad, s.vt + first * dv_pad + e,
+      PvBlock<1, 1>(d, s.st + first * rows_pad + r, rows_pad, vt + first * dv_pad + e,
                     dv_pad, last - first, s.o + r * dv_pad + e, dv_pad);
     }
   }
