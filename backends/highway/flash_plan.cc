@@ -104,10 +104,8 @@ int64_t ItemAtStep(const FlashPlan& plan, int64_t k) {
 // Q blocks per unit: the largest divisor of num_q_blocks that still leaves 4
 // units per thread for the dynamic schedule to balance.
 int64_t UnitQBlocks(const FlashPlan& plan) {
-  const int64_t heads = plan.num_items / plan.num_q_blocks;
   const int64_t min_units = 4 * std::max(1, plan.p->num_threads);
-  return LargestDivisorAtMost(plan.num_q_blocks, 1,
-                              std::max<int64_t>(1, heads * plan.num_q_blocks / min_units));
+  return LargestDivisorAtMost(plan.num_q_blocks, 1, plan.num_items / min_units);
 }
 
 }  // namespace
