@@ -151,8 +151,10 @@ FlashPlan MakeFlashPlan(const mha_problem& p, bool bf16_dot) {
   plan.pack_keys = RoundUp(p.kv_len, kTileKeys);
   const int64_t pack_floats = plan.pack_keys * (d_pad + plan.dv_pad);
   const int64_t pack_bytes = pack_floats * static_cast<int64_t>(sizeof(float));
-  if (!plan.few_rows && !plan.bf16_dot && plan.num_splits == 1 && pack_bytes <= kMaxPackBytes &&
-      pack_bytes * p.num_threads <= kMaxPackBytesAllThreads) {
+  const bool pack_fits =
+      pack_bytes <= kPackBytesAnyThreads ||
+      (pack_bytes <= kMaxPackBytes && pack_bytes * p.num_threads <= kMaxPackBytesAllThreads);
+  if (!plan.few_rows && !plan.bf16_dot && plan.num_splits == 1 && pack_fits) {
     // Units of 2 items share too little to repay copying K (tiny: 1% slower).
     const int64_t unit = UnitQBlocks(plan);
     plan.pack_kv = unit >= 4;

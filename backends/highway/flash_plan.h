@@ -31,7 +31,9 @@ constexpr int64_t HeadsPerDotBlock(int64_t head_rows) {
 // see into contiguous f32 scratch once, tile by tile as they are first needed,
 // instead of every item reading K and V rows strided by the other heads (BSHD)
 // and widening V per tile: 1.13x on `prefill`. Only where one head's packed K
-// and V fit kMaxPackBytes per thread and kMaxPackBytesAllThreads in all.
+// and V fit kPackBytesAnyThreads, or kMaxPackBytes per thread and
+// kMaxPackBytesAllThreads in all (so `long` packs on a few threads only).
+constexpr int64_t kPackBytesAnyThreads = int64_t{2} << 20;
 constexpr int64_t kMaxPackBytes = int64_t{8} << 20;
 constexpr int64_t kMaxPackBytesAllThreads = int64_t{32} << 20;
 // Floats per scratch region are rounded up to this (64 bytes).
