@@ -1,7 +1,9 @@
 // The flash-attention driver of one work item for K/V element type T (float,
 // hwy::bfloat16_t or hwy::float16_t): for each K/V tile of the item's key range,
 // scores of every query row (QK^T), online softmax, P V; tiles no row sees are
-// skipped. Memory: one scratch block per thread, O(rows x (tile + D + Dv)).
+// skipped. Memory: one scratch block per thread, O(rows x (tile + D + Dv)), plus
+// with plan.pack_kv one head's packed K and V, Lk x (D + Dv) floats (at most
+// kMaxPackBytes).
 #if defined(MHA_BACKENDS_HIGHWAY_FLASH_INL_H_) == defined(HWY_TARGET_TOGGLE)
 #ifdef MHA_BACKENDS_HIGHWAY_FLASH_INL_H_
 #undef MHA_BACKENDS_HIGHWAY_FLASH_INL_H_
