@@ -193,9 +193,10 @@ TEST_CASE("highway: one context serves several threads at once", "[highway]") {
 // Prefill items pack each head's K and V into per-thread scratch that the
 // context keeps between calls: a call must never find the previous call's rows.
 // One head (the second call's first item is of the head the first call ended
-// on), 8 query blocks (units of 2 on 1 thread) and too few keys to split.
+// on) of 16 query blocks: units of 4 on 1 thread, the fewest that pack, and
+// enough items not to split the keys.
 TEST_CASE("highway: a call never reuses K and V packed by the previous one", "[highway]") {
-  const int64_t L = 500, D = 16;
+  const int64_t L = 1024, D = 16;
   std::mt19937_64 rng(14);
   Dense q(1, L, 1, D), k(1, L, 1, D), v(1, L, 1, D), want(1, L, 1, D), got(1, L, 1, D);
   q.Randomize(rng);
