@@ -60,7 +60,7 @@ HWY_INLINE bool PackKvTiles(const FlashPlan& plan, const ItemCoords& c, const Fl
     s.pack_owner[0] = c.b;
     s.pack_owner[1] = c.g;
   }
-  const int64_t keys = std::min(RowKeyCount(p, c.b), p.kv_len);
+  const int64_t keys = RowKeyCount(p, c.b);
   bool finite = true;
   for (int64_t t = j0 / kTileKeys; t * kTileKeys < j0 + nk; ++t) {
     if (s.packed[t] == 0) {

@@ -179,8 +179,7 @@ FlashPlan MakeFlashPlan(const mha_problem& p, bool bf16_dot) {
 }
 
 FlashScratch CarveScratch(const FlashPlan& plan, float* base) {
-  const mha_problem& p = *plan.p;
-  const int64_t d_pad = RoundUp(p.head_dim, kFloatAlign);
+  const int64_t d_pad = plan.k_pad;
   const int64_t rp = plan.rows_pad;
   float* next = base;
   auto take = [&next](int64_t n) {

@@ -61,10 +61,10 @@ struct FlashPlan {
   // Decode path: per item and row, {max (log2 units), sum, unnormalised out[dv_pad]}.
   float* partials = nullptr;
   int64_t partial_stride = 0;  // floats per row of partials
+  int64_t k_pad = 0;  // head_dim rounded up to kFloatAlign
   // Items pack K and V (see kMaxPackBytes): rows of k_pad and dv_pad floats,
   // pack_keys of them; units of unit_q_blocks items (1 without packing).
   bool pack_kv = false;
-  int64_t k_pad = 0;
   int64_t pack_keys = 0;
   int64_t unit_q_blocks = 1;
   // Q and K are bf16, the CPU has avx512_bf16 and the item has many rows: the
