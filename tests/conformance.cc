@@ -37,6 +37,8 @@ const char* BiasName(BiasKind b) {
     case BiasKind::kPerHead: return "[1,H,Lq,Lk]";
     case BiasKind::kKeyPadding: return "[B,1,1,Lk]";
     case BiasKind::kShared: return "[1,1,Lq,Lk]";
+    case BiasKind::kStridedKeys: return "[1,H,Lq,Lk] key stride 2";
+    case BiasKind::kPerQuery: return "[B,1,Lq,1]";
   }
   return "?";
 }
@@ -208,13 +210,16 @@ Problem::Problem(const Case& c) {
     for (int64_t b = 0; b < c.batch; ++b) kv_lens.push_back(b == 0 ? int32_t(c.kv_len) : len(rng));
   }
   if (c.bias != BiasKind::kNone) {
-    const bool all_b = c.bias == BiasKind::kFull || c.bias == BiasKind::kKeyPadding;
-    const bool all_h = c.bias == BiasKind::kFull || c.bias == BiasKind::kPerHead;
-    const bool all_q = c.bias != BiasKind::kKeyPadding;
+    const BiasKind k = c.bias;
+    const bool all_b = k == BiasKind::kFull || k == BiasKind::kKeyPadding || k == BiasKind::kPerQuery;
+    const bool all_h = k == BiasKind::kFull || k == BiasKind::kPerHead || k == BiasKind::kStridedKeys;
+    const bool all_q = k != BiasKind::kKeyPadding;
     const int64_t bd[4] = {all_b ? c.batch : 1, all_h ? c.num_heads : 1, all_q ? c.q_len : 1,
-                           c.kv_len};
-    bias_storage.Allocate(bd[0] * bd[1] * bd[2] * bd[3], MHA_F32);
-    const int64_t bs[4] = {bd[1] * bd[2] * bd[3], bd[2] * bd[3], bd[3], 1};
+                           k == BiasKind::kPerQuery ? 1 : c.kv_len};
+    const int64_t key_stride = k == BiasKind::kStridedKeys ? 2 : 1;
+    bias_storage.Allocate(bd[0] * bd[1] * bd[2] * bd[3] * key_stride, MHA_F32);
+    const int64_t bs[4] = {bd[1] * bd[2] * bd[3] * key_stride, bd[2] * bd[3] * key_stride,
+                           bd[3] * key_stride, key_stride};
     bias = View(bias_storage, 0, bd, bs);
     FillUniform(bias, -2.0f, 2.0f, 1.0f, rng);
     if (c.bias == BiasKind::kKeyPadding) {  // hide about a fifth of the keys
@@ -344,7 +349,7 @@ std::vector<Case> RandomCases(uint64_t seed, int count, int64_t max_len,
     }
     if (chance(0.15)) c.softcap = 2.0f;
     c.alibi = chance(0.15);
-    c.bias = chance(0.3) ? static_cast<BiasKind>(uniform(1, 4)) : BiasKind::kNone;
+    c.bias = chance(0.3) ? static_cast<BiasKind>(uniform(1, 6)) : BiasKind::kNone;
     c.kv_lens = chance(0.2);
     c.probs = chance(0.25);
     c.lse = chance(0.4);

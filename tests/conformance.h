@@ -27,6 +27,8 @@ enum class BiasKind {
   kPerHead,      // [1, Hq, Lq, Lk]
   kKeyPadding,   // [B, 1, 1, Lk], with some keys at -inf
   kShared,       // [1, 1, Lq, Lk]
+  kStridedKeys,  // [1, Hq, Lq, Lk], every other float of its storage
+  kPerQuery,     // [B, 1, Lq, 1]: broadcast over keys
 };
 
 struct Case {

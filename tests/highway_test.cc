@@ -252,7 +252,7 @@ TEST_CASE("highway: fully masked rows give zeros and -inf, never NaN", "[highway
 // K and V are packed once for all its query blocks.
 TEST_CASE("highway: Inf and NaN in V reach only the rows that see them", "[highway]") {
   const int64_t D = 16;
-  for (const auto [H, L] : {std::pair<int64_t, int64_t>{1, 70}, {4, 200}}) {
+  for (const auto& [H, L] : {std::pair<int64_t, int64_t>{1, 70}, {4, 200}}) {
     INFO("heads " << H << ", length " << L);
     std::mt19937_64 rng(10);
     Dense q(1, L, H, D), k(1, L, H, D), v(1, L, H, D), out(1, L, H, D);

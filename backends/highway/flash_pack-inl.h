@@ -1,7 +1,8 @@
-// Q packed transposed for QkTile: qt[d * rows_pad + r] = scale * kLog2e * Q[row
-// r][d] as f32, padding rows zero. Blocks of 4 whole rows run as 4x4 transposes
-// of 128-bit vectors (4 loads, 8 shuffles, 4 stores per 16 elements): the scalar
-// loop stored each element alone and took 2.6% of bert.
+// Rows transposed 4 at a time, for Q packed for QkTile (qt[d * rows_pad + r] =
+// scale * kLog2e * Q[row r][d] as f32, padding rows zero) and for the bias tile
+// of ScoreChunk. Blocks of 4 whole rows run as 4x4 transposes of 128-bit vectors
+// (4 loads, 8 shuffles, 4 stores per 16 elements): the scalar loop stored each
+// element alone and took 2.6% of bert.
 #if defined(MHA_BACKENDS_HIGHWAY_FLASH_PACK_INL_H_) == defined(HWY_TARGET_TOGGLE)
 #ifdef MHA_BACKENDS_HIGHWAY_FLASH_PACK_INL_H_
 #undef MHA_BACKENDS_HIGHWAY_FLASH_PACK_INL_H_
@@ -24,10 +25,10 @@ namespace hn = hwy::HWY_NAMESPACE;
 
 constexpr int64_t kPackRows = 4;
 
-// qt[d * rows_pad + k] = scale * row[k][d] for k < 4 and d < dim.
+// dst[d * dst_stride + k] = scale * row[k][d] for k < 4 and d < dim.
 template <typename T>
-HWY_INLINE void PackQBlock(const T* const* row, float scale, int64_t dim, float* qt,
-                           int64_t rows_pad) {
+HWY_INLINE void TransposeRowsOf4(const T* const* row, float scale, int64_t dim, float* dst,
+                                 int64_t dst_stride) {
   int64_t d = 0;
 #if HWY_TARGET != HWY_SCALAR
   const hn::Full128<float> d4;
@@ -43,15 +44,19 @@ HWY_INLINE void PackQBlock(const T* const* row, float scale, int64_t dim, float*
     const auto ab_hi = hn::BitCast(d64, hn::InterleaveUpper(d4, a, b));
     const auto ce_lo = hn::BitCast(d64, hn::InterleaveLower(d4, c, e));
     const auto ce_hi = hn::BitCast(d64, hn::InterleaveUpper(d4, c, e));
-    float* out = qt + d * rows_pad;
+    float* out = dst + d * dst_stride;
     hn::StoreU(hn::BitCast(d4, hn::InterleaveLower(d64, ab_lo, ce_lo)), d4, out);
-    hn::StoreU(hn::BitCast(d4, hn::InterleaveUpper(d64, ab_lo, ce_lo)), d4, out + rows_pad);
-    hn::StoreU(hn::BitCast(d4, hn::InterleaveLower(d64, ab_hi, ce_hi)), d4, out + 2 * rows_pad);
-    hn::StoreU(hn::BitCast(d4, hn::InterleaveUpper(d64, ab_hi, ce_hi)), d4, out + 3 * rows_pad);
+    hn::StoreU(hn::BitCast(d4, hn::InterleaveUpper(d64, ab_lo, ce_lo)), d4, out + dst_stride);
+    hn::StoreU(hn::BitCast(d4, hn::InterleaveLower(d64, ab_hi, ce_hi)), d4,
+               out + 2 * dst_stride);
+    hn::StoreU(hn::BitCast(d4, hn::InterleaveUpper(d64, ab_hi, ce_hi)), d4,
+               out + 3 * dst_stride);
   }
 #endif
   for (; d < dim; ++d) {
-    for (int64_t k = 0; k < kPackRows; ++k) qt[d * rows_pad + k] = scale * ScalarF32(row[k] + d);
+    for (int64_t k = 0; k < kPackRows; ++k) {
+      dst[d * dst_stride + k] = scale * ScalarF32(row[k] + d);
+    }
   }
 }
 
@@ -60,7 +65,7 @@ HWY_INLINE void PackQBlockOf(const mha_problem& p, const int64_t* offset, float 
                              float* qt, int64_t rows_pad) {
   const T* row[kPackRows];
   for (int64_t k = 0; k < kPackRows; ++k) row[k] = static_cast<const T*>(p.q.data) + offset[k];
-  PackQBlock(row, scale, p.head_dim, qt, rows_pad);
+  TransposeRowsOf4(row, scale, p.head_dim, qt, rows_pad);
 }
 
 HWY_INLINE void PackQ(const FlashPlan& plan, const ItemCoords& c, float* qt) {

@@ -15,6 +15,7 @@
 #include <limits>
 
 #include "flash_exp-inl.h"
+#include "flash_pack-inl.h"
 #include "flash_plan.h"
 #include "hwy/contrib/math/math-inl.h"
 #include "hwy/highway.h"
@@ -23,6 +24,34 @@ HWY_BEFORE_NAMESPACE();
 namespace mha {
 namespace HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
+
+// The bias of rows [c, c + Lanes) for keys j0 + [0, nk), transposed to the
+// scores' layout: bias_t[jj * Lanes + lane], so that a key's bias is one vector.
+// Bias rows are contiguous along keys unless broadcast (stride 0) or strided.
+// Each row's part of the next tile is prefetched: the rows are strided by Lk,
+// which the hardware prefetchers do not follow.
+template <class D>
+HWY_INLINE void TransposeBiasChunk(D d, const mha_problem& p, const FlashScratch& s, int64_t c,
+                                   int64_t j0, int64_t nk, float* HWY_RESTRICT bias_t) {
+  const int64_t n = static_cast<int64_t>(hn::Lanes(d));
+  const float* bias = static_cast<const float*>(p.bias.data);
+  const int64_t key_stride = p.bias.strides[3];
+  if (key_stride == 1 && n % kPackRows == 0) {
+    for (int64_t k0 = 0; k0 < n; k0 += kPackRows) {
+      const float* rows[kPackRows];
+      for (int64_t k = 0; k < kPackRows; ++k) {
+        rows[k] = bias + s.bias_offset[c + k0 + k] + j0;
+        PrefetchRow(rows[k] + kTileKeys, kTileKeys);
+      }
+      TransposeRowsOf4(rows, 1.0f, nk, bias_t + k0, n);  // x 1 is exact, Inf and NaN too
+    }
+    return;
+  }
+  for (int64_t lane = 0; lane < n; ++lane) {
+    const float* row = bias + s.bias_offset[c + lane] + j0 * key_stride;
+    for (int64_t jj = 0; jj < nk; ++jj) bias_t[jj * n + lane] = row[jj * key_stride];
+  }
+}
 
 // Final logits (times log2(e)) of rows [c, c + Lanes) for keys j0 + [0, nk), in
 // place; returns their max per row. `scaled`: the dots already include scale *
@@ -58,18 +87,13 @@ HWY_INLINE hn::Vec<D> ScoreChunk(D d, const mha_problem& p, const FlashScratch& 
   const V slope = hn::Load(d, s.slope + c);
   const auto begin = hn::Load(di, s.begin + c);
   const auto end = hn::Load(di, s.end + c);
-  const float* bias = static_cast<const float*>(p.bias.data);
-  HWY_ALIGN float bias_lanes[hn::MaxLanes(d)];
+  HWY_ALIGN float bias_t[kTileKeys * hn::MaxLanes(d)];
+  if (p.has_bias) TransposeBiasChunk(d, p, s, c, j0, nk, bias_t);
   for (int64_t jj = 0; jj < nk; ++jj, col += rows_pad) {
     const int64_t j = j0 + jj;
     V x = hn::Mul(hn::Load(d, col), scale);
     if (p.softcap > 0) x = hn::Mul(cap, hn::Tanh(d, hn::Mul(x, inv_cap)));
-    if (p.has_bias) {
-      for (int64_t lane = 0; lane < n; ++lane) {
-        bias_lanes[lane] = bias[s.bias_offset[c + lane] + j * p.bias.strides[3]];
-      }
-      x = hn::Add(x, hn::Load(d, bias_lanes));
-    }
+    if (p.has_bias) x = hn::Add(x, hn::Load(d, bias_t + jj * n));
     if (p.alibi_slopes) {
       // j - p(i) exactly in int32, then one rounding to f32.
       const auto distance = hn::Sub(hn::Set(di, static_cast<int32_t>(j)), pos);
