@@ -40,45 +40,48 @@ int64_t DecodeHeadRows(int64_t rows, int64_t num_kv_heads) {
   return spans_heads ? rows : RoundUp(rows, kDotRows);
 }
 
-// Combines the splits of one (b, kv head, q block) with an exact log-sum-exp merge
-// in split order, then writes out and lse.
-void MergeSplits(const FlashPlan& plan, int64_t base_item) {
+// Combines the splits of row r of (b, kv head, q block) `base_item` with an
+// exact log-sum-exp merge in split order, then writes its out and lse.
+void MergeSplitsOfRow(const FlashPlan& plan, int64_t base_item, int64_t r) {
   const mha_problem& p = *plan.p;
   const ItemCoords c = DecodeItem(plan, base_item * plan.num_splits);
+  if (r >= c.rows) return;
+  const auto [i, h, real] = RowOf(plan, c, r);
+  if (!real) return;
+  auto row_of = [&](int64_t s) {
+    return plan.partials +
+           ((base_item * plan.num_splits + s) * plan.rows_pad + r) * plan.partial_stride;
+  };
   const float kNegInf = -std::numeric_limits<float>::infinity();
-  for (int64_t r = 0; r < c.rows; ++r) {
-    const auto [i, h, real] = RowOf(plan, c, r);
-    if (!real) continue;
-    auto row_of = [&](int64_t s) {
-      return plan.partials +
-             ((base_item * plan.num_splits + s) * plan.rows_pad + r) * plan.partial_stride;
-    };
-    float max = kNegInf;
-    for (int64_t s = 0; s < plan.num_splits; ++s) max = std::max(max, row_of(s)[0]);
-    // Sums split by split into split 0's partial, each split weighted by
-    // 2^(m_s - max) (one exp per split and row). A split that saw no key has sum
-    // 0 (and max -inf): it weighs nothing.
-    float* acc = row_of(0) + 2;
-    float sum = 0.0f;
-    for (int64_t s = 0; s < plan.num_splits; ++s) {
-      const float* part = row_of(s);
-      const bool seen = max != kNegInf && part[1] > 0.0f;
-      const float weight = seen ? std::exp2(part[0] - max) : 0.0f;
-      sum += weight * part[1];
-      for (int64_t e = 0; e < p.v_head_dim; ++e) {
-        // A weight of 0 must not meet an Inf or NaN of a split that saw nothing.
-        acc[e] = (s == 0 ? 0.0f : acc[e]) + (seen ? weight * part[2 + e] : 0.0f);
-      }
+  float max = kNegInf;
+  for (int64_t s = 0; s < plan.num_splits; ++s) max = std::max(max, row_of(s)[0]);
+  // Sums split by split into split 0's partial, each split weighted by
+  // 2^(m_s - max) (one exp per split). A split that saw no key has sum 0 (and
+  // max -inf): it weighs nothing, and its o (Inf or NaN from V it never saw
+  // through a 0 weight) is not read.
+  float* acc = row_of(0) + 2;
+  const int64_t dv = p.v_head_dim;
+  float sum = 0.0f;
+  for (int64_t s = 0; s < plan.num_splits; ++s) {
+    const float* part = row_of(s);
+    const bool seen = max != kNegInf && part[1] > 0.0f;
+    if (!seen) {
+      if (s == 0) std::fill(acc, acc + dv, 0.0f);
+      continue;
     }
-    const float inv_sum = sum > 0.0f ? 1.0f / sum : 0.0f;
-    const int64_t out_offset = RowOffset(p.out, c.b, i, h);
-    for (int64_t e = 0; e < p.v_head_dim; ++e) {
-      StoreFromF32(p.out.data, p.out.dtype, out_offset + e, acc[e] * inv_sum);
+    const float weight = std::exp2(part[0] - max);
+    sum += weight * part[1];
+    const float* o = part + 2;
+    if (s == 0) {
+      for (int64_t e = 0; e < dv; ++e) acc[e] = weight * o[e];
+    } else {
+      for (int64_t e = 0; e < dv; ++e) acc[e] += weight * o[e];
     }
-    if (p.lse) {
-      p.lse[(c.b * p.num_heads + h) * p.q_len + i] =
-          sum > 0.0f ? (max + std::log2(sum)) * kLn2 : kNegInf;
-    }
+  }
+  StoreOutputRow(p, RowOffset(p.out, c.b, i, h), acc, sum > 0.0f ? 1.0f / sum : 0.0f);
+  if (p.lse) {
+    p.lse[(c.b * p.num_heads + h) * p.q_len + i] =
+        sum > 0.0f ? (max + std::log2(sum)) * kLn2 : kNegInf;
   }
 }
 
@@ -239,8 +242,11 @@ void RunFlash(const FlashPlan& plan, FlashItemFn item_fn, float* scratch) {
 #pragma omp for schedule(dynamic, unit)
     for (int64_t k = 0; k < num_items; ++k) item_fn(plan, ItemAtStep(plan, k), mine);
     if (merge) {
-#pragma omp for schedule(dynamic, 1)
-      for (int64_t base = 0; base < base_items; ++base) MergeSplits(plan, base);
+      const int64_t rows = plan.rows_pad;
+#pragma omp for schedule(static)
+      for (int64_t k = 0; k < base_items * rows; ++k) {
+        MergeSplitsOfRow(plan, k / rows, k % rows);
+      }
     }
   }
 }

@@ -131,23 +131,25 @@ void PackQPairs(const FlashPlan& plan, const ItemCoords& c, uint32_t* qt) {
   }
 }
 
+void StoreOutputRow(const mha_problem& p, int64_t offset, const float* o, float scale) {
+  if (p.out.dtype == MHA_F32) {
+    float* out = static_cast<float*>(p.out.data) + offset;
+    for (int64_t e = 0; e < p.v_head_dim; ++e) out[e] = o[e] * scale;
+  } else {
+    for (int64_t e = 0; e < p.v_head_dim; ++e) {
+      StoreFromF32(p.out.data, p.out.dtype, offset + e, o[e] * scale);
+    }
+  }
+}
+
 void WriteOutput(const FlashPlan& plan, const ItemCoords& c, const FlashScratch& s) {
   const mha_problem& p = *plan.p;
   for (int64_t r = 0; r < c.rows; ++r) {
     const auto [i, h, real] = RowOf(plan, c, r);
     if (!real) continue;
     const bool seen = s.l[r] > 0.0f;
-    const float inv = seen ? 1.0f / s.l[r] : 0.0f;
-    const float* o = s.o + r * plan.dv_pad;
-    const int64_t offset = RowOffset(p.out, c.b, i, h);
-    if (p.out.dtype == MHA_F32) {
-      float* out = static_cast<float*>(p.out.data) + offset;
-      for (int64_t e = 0; e < p.v_head_dim; ++e) out[e] = o[e] * inv;
-    } else {
-      for (int64_t e = 0; e < p.v_head_dim; ++e) {
-        StoreFromF32(p.out.data, p.out.dtype, offset + e, o[e] * inv);
-      }
-    }
+    StoreOutputRow(p, RowOffset(p.out, c.b, i, h), s.o + r * plan.dv_pad,
+                   seen ? 1.0f / s.l[r] : 0.0f);
     if (p.lse) {
       p.lse[(c.b * p.num_heads + h) * p.q_len + i] =
           seen ? (s.m[r] + std::log2(s.l[r])) * kLn2 : -std::numeric_limits<float>::infinity();

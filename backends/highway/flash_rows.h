@@ -65,6 +65,8 @@ void PackQRows(const FlashPlan& plan, const ItemCoords& c, float* q);
 // [t * rows_pad + r] holds Q[row r][2t, 2t+1].
 void PackQPairs(const FlashPlan& plan, const ItemCoords& c, uint32_t* qt);
 
+// Output row at element `offset` of p.out = o[e] * scale, e < Dv, in out's dtype.
+void StoreOutputRow(const mha_problem& p, int64_t offset, const float* o, float scale);
 // out = o / l and lse = (m + log2(l)) ln2; a row that saw no key gets zeros and
 // -inf.
 void WriteOutput(const FlashPlan& plan, const ItemCoords& c, const FlashScratch& s);
