@@ -17,7 +17,7 @@
 #include "flash_exp-inl.h"
 #include "flash_pack-inl.h"
 #include "flash_plan.h"
-#include "hwy/contrib/math/math-inl.h"
+#include "flash_tanh-inl.h"
 #include "hwy/highway.h"
 
 HWY_BEFORE_NAMESPACE();
@@ -92,7 +92,7 @@ HWY_INLINE hn::Vec<D> ScoreChunk(D d, const mha_problem& p, const FlashScratch& 
   for (int64_t jj = 0; jj < nk; ++jj, col += rows_pad) {
     const int64_t j = j0 + jj;
     V x = hn::Mul(hn::Load(d, col), scale);
-    if (p.softcap > 0) x = hn::Mul(cap, hn::Tanh(d, hn::Mul(x, inv_cap)));
+    if (p.softcap > 0) x = hn::Mul(cap, SoftcapTanh(d, hn::Mul(x, inv_cap)));
     if (p.has_bias) x = hn::Add(x, hn::Load(d, bias_t + jj * n));
     if (p.alibi_slopes) {
       // j - p(i) exactly in int32, then one rounding to f32.
