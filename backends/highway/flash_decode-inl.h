@@ -96,15 +96,16 @@ HWY_INLINE void QkDotBlock(D d, const T* HWY_RESTRICT k, int64_t k_stride, int64
     for (int r = 0; r < kDotRows; ++r) acc[m][r] = hn::Zero(d);
   }
   for (int64_t t = 0; t < dim; t += n) {
-    V kv[kHeads][kKeys];
-    for (int h = 0; h < kHeads; ++h) {
-      for (int m = 0; m < kKeys; ++m) kv[h][m] = LoadF32(d, k + h * head_stride + m * k_stride + t);
-    }
+    // A head's K vectors are loaded at its first row: with one row per head they
+    // are live for that row only, so 4 heads x 2 keys fit in the registers.
+    V kv[kKeys];
     for (int r = 0; r < kDotRows; ++r) {
-      const V qv = InRegister(hn::Load(d, q + r * dim + t));
-      for (int m = 0; m < kKeys; ++m) {
-        acc[m][r] = hn::MulAdd(qv, kv[r / kRowsPerHead][m], acc[m][r]);
+      if (r % kRowsPerHead == 0) {
+        const T* kh = k + (r / kRowsPerHead) * head_stride + t;
+        for (int m = 0; m < kKeys; ++m) kv[m] = LoadF32(d, kh + m * k_stride);
       }
+      const V qv = InRegister(hn::Load(d, q + r * dim + t));
+      for (int m = 0; m < kKeys; ++m) acc[m][r] = hn::MulAdd(qv, kv[m], acc[m][r]);
     }
   }
   for (int m = 0; m < kKeys; ++m) {
@@ -150,13 +151,12 @@ HWY_INLINE void QkDotKeys(D d, const KvRows<T>& k, const KvRows<T>& v, int64_t j
 
 // Raw dots of keys [0, nk) with every row (see QkDotKeys). Keys outer and heads
 // inner, so that K is read in address order and a key pair serves every row
-// block of its head from L1. Blocks of 4 heads take one key at a time (4 x 2 K
-// vectors and 8 accumulators would not fit in 16 registers).
+// block of its head from L1.
 template <int kHeads, typename T, class D>
 HWY_INLINE void QkDotTileOf(D d, const KvRows<T>& k, const KvRows<T>& v, int64_t heads,
                             int64_t nk, int64_t dim, int64_t dv, const float* HWY_RESTRICT q,
                             int64_t head_rows, int64_t rows_pad, float* HWY_RESTRICT st) {
-  constexpr int kKeys = kHeads == 4 ? 1 : 2;
+  constexpr int kKeys = 2;
   int64_t j = 0;
   for (; j + kKeys <= nk; j += kKeys) {
     QkDotKeys<kKeys, kHeads>(d, k, v, j, heads, dim, dv, q, head_rows, rows_pad, st);
@@ -185,8 +185,9 @@ HWY_INLINE void PvDotTileOf(D d, const float* HWY_RESTRICT pt, const float* alph
                             int64_t heads, int64_t head_rows, int64_t rows_pad,
                             const KvRows<T>& v, int64_t nk, int64_t dv, int64_t dv_pad,
                             float* HWY_RESTRICT o) {
-  // 4 rows x kVecs vectors of o, plus kHeads x kVecs vectors of V: at most 16.
-  constexpr int kVecs = kHeads == 4 ? 1 : 2;
+  // 4 rows x 2 vectors of o, 2 vectors of V (PvBlock loads a head's V at its
+  // first row) and P: 11 registers.
+  constexpr int kVecs = 2;
   const int64_t n = static_cast<int64_t>(hn::Lanes(d));
   for (int64_t j = 0; j < nk; j += kPvSubKeys) {
     const int64_t nj = std::min(kPvSubKeys, nk - j);

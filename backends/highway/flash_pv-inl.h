@@ -54,17 +54,16 @@ HWY_INLINE void PvBlock(D d, const float* HWY_RESTRICT pt, int64_t rows_pad,
     }
   }
   for (int64_t j = 0; j < nk; ++j) {
-    V vv[kHeads][kVecs];
-    for (int h = 0; h < kHeads; ++h) {
-      for (int x = 0; x < kVecs; ++x) {
-        vv[h][x] = LoadF32(d, v + h * v_head_stride + j * v_stride + x * n);
-      }
-    }
+    // A head's V vectors are loaded at its first row (live for that row only
+    // when each head has one).
+    V vv[kVecs];
     for (int m = 0; m < kRows; ++m) {
-      const V pb = hn::Set(d, pt[j * rows_pad + m]);
-      for (int x = 0; x < kVecs; ++x) {
-        acc[m][x] = hn::MulAdd(pb, vv[m / kRowsPerHead][x], acc[m][x]);
+      if (m % kRowsPerHead == 0) {
+        const T* vh = v + (m / kRowsPerHead) * v_head_stride + j * v_stride;
+        for (int x = 0; x < kVecs; ++x) vv[x] = LoadF32(d, vh + x * n);
       }
+      const V pb = hn::Set(d, pt[j * rows_pad + m]);
+      for (int x = 0; x < kVecs; ++x) acc[m][x] = hn::MulAdd(pb, vv[x], acc[m][x]);
     }
   }
   for (int m = 0; m < kRows; ++m) {
