@@ -23,7 +23,8 @@ namespace mha {
 namespace HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
 
-// Rows are taken kDotRows (flash_plan.h) at a time: 2 keys x 4 rows accumulators.
+// Rows are taken kDotRows (flash_plan.h) at a time: 2 or 3 keys x 4 rows
+// accumulators.
 static_assert(kDotRows == 4, "StoreSumsOf4 reduces 4 rows");
 // V rows per P V sub-block: few enough that the strided rows stay in L1 while
 // every column block passes over them.
@@ -150,18 +151,21 @@ HWY_INLINE void QkDotKeys(D d, const KvRows<T>& k, const KvRows<T>& v, int64_t j
 }
 
 // Raw dots of keys [0, nk) with every row (see QkDotKeys). Keys outer and heads
-// inner, so that K is read in address order and a key pair serves every row
-// block of its head from L1.
+// inner, so that K is read in address order and a few keys serve every row
+// block of their head from L1. Blocks of one head take 3 keys: 12 accumulators,
+// 3 K vectors and q fill AVX2's 16 registers, and each q load serves 3 FMAs
+// (`decode` from DRAM: 1.09x over 2 keys; from cache the same). Blocks of
+// several heads take 2 (their K vectors are loaded row by row).
 template <int kHeads, typename T, class D>
 HWY_INLINE void QkDotTileOf(D d, const KvRows<T>& k, const KvRows<T>& v, int64_t heads,
                             int64_t nk, int64_t dim, int64_t dv, const float* HWY_RESTRICT q,
                             int64_t head_rows, int64_t rows_pad, float* HWY_RESTRICT st) {
-  constexpr int kKeys = 2;
+  constexpr int kKeys = kHeads == 1 ? 3 : 2;
   int64_t j = 0;
   for (; j + kKeys <= nk; j += kKeys) {
     QkDotKeys<kKeys, kHeads>(d, k, v, j, heads, dim, dv, q, head_rows, rows_pad, st);
   }
-  if (j < nk) QkDotKeys<1, kHeads>(d, k, v, j, heads, dim, dv, q, head_rows, rows_pad, st);
+  for (; j < nk; ++j) QkDotKeys<1, kHeads>(d, k, v, j, heads, dim, dv, q, head_rows, rows_pad, st);
 }
 
 template <typename T, class D>
