@@ -211,8 +211,10 @@ Problem::Problem(const Case& c) {
   }
   if (c.bias != BiasKind::kNone) {
     const BiasKind k = c.bias;
-    const bool all_b = k == BiasKind::kFull || k == BiasKind::kKeyPadding || k == BiasKind::kPerQuery;
-    const bool all_h = k == BiasKind::kFull || k == BiasKind::kPerHead || k == BiasKind::kStridedKeys;
+    const bool all_b =
+        k == BiasKind::kFull || k == BiasKind::kKeyPadding || k == BiasKind::kPerQuery;
+    const bool all_h =
+        k == BiasKind::kFull || k == BiasKind::kPerHead || k == BiasKind::kStridedKeys;
     const bool all_q = k != BiasKind::kKeyPadding;
     const int64_t bd[4] = {all_b ? c.batch : 1, all_h ? c.num_heads : 1, all_q ? c.q_len : 1,
                            k == BiasKind::kPerQuery ? 1 : c.kv_len};
