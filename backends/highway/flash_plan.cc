@@ -57,8 +57,8 @@ void MergeSplitsOfRow(const FlashPlan& plan, int64_t base_item, int64_t r) {
   for (int64_t s = 0; s < plan.num_splits; ++s) max = std::max(max, row_of(s)[0]);
   // Sums split by split into split 0's partial, each split weighted by
   // 2^(m_s - max) (one exp per split). A split that saw no key has sum 0 (and
-  // max -inf): it weighs nothing, and its o (Inf or NaN from V it never saw
-  // through a 0 weight) is not read.
+  // max -inf): it weighs nothing, and its o is not read (0 times an Inf or NaN
+  // there would be NaN).
   float* acc = row_of(0) + 2;
   const int64_t dv = p.v_head_dim;
   float sum = 0.0f;
