@@ -27,15 +27,27 @@ namespace hn = hwy::HWY_NAMESPACE;
 
 // The bias of rows [c, c + Lanes) for keys j0 + [0, nk), transposed to the
 // scores' layout: bias_t[jj * Lanes + lane], so that a key's bias is one vector.
-// Bias rows are contiguous along keys unless broadcast (stride 0) or strided.
-// Each row's part of the next tile is prefetched: the rows are strided by Lk,
-// which the hardware prefetchers do not follow.
+// Rows that share one bias row (key padding, [B, 1, 1, Lk]) take broadcasts of
+// it. Other bias rows are transposed 4 at a time where contiguous along keys,
+// with each row's part of the next tile prefetched (the rows are Lk apart, which
+// the hardware prefetchers do not follow), else copied element by element.
 template <class D>
 HWY_INLINE void TransposeBiasChunk(D d, const mha_problem& p, const FlashScratch& s, int64_t c,
                                    int64_t j0, int64_t nk, float* HWY_RESTRICT bias_t) {
   const int64_t n = static_cast<int64_t>(hn::Lanes(d));
   const float* bias = static_cast<const float*>(p.bias.data);
   const int64_t key_stride = p.bias.strides[3];
+  bool one_row = true;
+  for (int64_t lane = 1; lane < n; ++lane) {
+    one_row = one_row && s.bias_offset[c + lane] == s.bias_offset[c];
+  }
+  if (one_row) {
+    const float* row = bias + s.bias_offset[c] + j0 * key_stride;
+    for (int64_t jj = 0; jj < nk; ++jj) {
+      hn::Store(hn::Set(d, row[jj * key_stride]), d, bias_t + jj * n);
+    }
+    return;
+  }
   if (key_stride == 1 && n % kPackRows == 0) {
     for (int64_t k0 = 0; k0 < n; k0 += kPackRows) {
       const float* rows[kPackRows];
