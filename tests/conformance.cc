@@ -160,6 +160,9 @@ struct Problem {
 };
 
 Problem::Problem(const Case& c) {
+  INFO("case: " << c.Describe());
+  // A packed buffer is sized by Q's rows: any other case would write past it.
+  REQUIRE((c.layout != Layout::kPackedQkv || PackedQkvFits(c)));
   std::mt19937_64 rng(c.seed);
   const int64_t qd[4] = {c.batch, c.q_len, c.num_heads, c.head_dim};
   const int64_t kd[4] = {c.batch, c.kv_len, c.num_kv_heads, c.head_dim};
@@ -311,6 +314,10 @@ Tolerance ProbsTolerance(const Case& c) { return {2e-6, 1e-5 + 4 * LogitError(c)
 
 Tolerance LseTolerance(const Case& c) { return {1e-5 + 4 * LogitError(c), 2e-6}; }
 
+bool PackedQkvFits(const Case& c) {
+  return c.q_len == c.kv_len && c.head_dim == c.v_head_dim && c.q_dtype == c.kv_dtype;
+}
+
 std::vector<Case> RandomCases(uint64_t seed, int count, int64_t max_len,
                               const std::vector<int64_t>& head_dims) {
   std::mt19937_64 rng(seed);
@@ -339,8 +346,7 @@ std::vector<Case> RandomCases(uint64_t seed, int count, int64_t max_len,
     c.kv_dtype = chance(0.5) ? c.q_dtype : dtypes[uniform(0, 2)];
     c.out_dtype = chance(0.6) ? MHA_F32 : dtypes[uniform(0, 2)];
     c.layout = static_cast<Layout>(uniform(0, 2));
-    if (c.q_len == c.kv_len && c.head_dim == c.v_head_dim && c.q_dtype == c.kv_dtype &&
-        chance(0.3)) {
+    if (PackedQkvFits(c) && chance(0.3)) {
       c.layout = Layout::kPackedQkv;
     }
     if (chance(0.1)) c.scale = 0.3f;

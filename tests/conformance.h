@@ -51,6 +51,10 @@ struct Case {
   std::string Describe() const;
 };
 
+// Whether Q, K and V of `c` can share one packed buffer (Layout::kPackedQkv): the
+// same sequence length, head dim and dtype.
+bool PackedQkvFits(const Case& c);
+
 // |got - want| <= atol + rtol * |want|, elementwise.
 struct Tolerance {
   double atol, rtol;
