@@ -107,14 +107,18 @@ JsonValue TargetList(int64_t mask) {
   return list;
 }
 
+// The CPU's Highway targets, and the one the highway backend runs: asked of the
+// backend, whose compiled target set (not this program's) decides.
 JsonValue Highway() {
   JsonValue hwy_info = JsonValue::Object();
-  const int64_t supported = hwy::SupportedTargets();
-  hwy_info.Set("compiled_in_mha_info", TargetList(HWY_TARGETS));
-  hwy_info.Set("supported", TargetList(supported));
-  // Lower bits are better targets; the best compiled and supported one is chosen.
-  const int64_t usable = HWY_TARGETS & supported;
-  hwy_info.Set("chosen", usable ? hwy::TargetName(usable & -usable) : "none");
+  hwy_info.Set("supported", TargetList(hwy::SupportedTargets()));
+  mha_context* ctx = nullptr;
+  if (mha_context_create("highway", &ctx) == MHA_OK) {
+    hwy_info.Set("chosen", mha_context_isa(ctx));
+    mha_context_destroy(ctx);
+  } else {
+    hwy_info.Set("chosen", std::string("error: ") + mha_last_error());
+  }
   return hwy_info;
 }
 
