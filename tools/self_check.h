@@ -11,7 +11,8 @@
 namespace mha_tools {
 
 // One entry per check case: its shape, the max abs error against the reference, the
-// tolerance it is held to, "ok", and the median microseconds of a call. An error from
+// tolerance it is held to (|err| <= tolerance + rtol * |reference|, the conformance
+// tests' rule for its dtypes), "ok", and the median microseconds of a call. An error from
 // the library is reported in the entry, never thrown.
 JsonValue SelfCheck(const std::string& backend);
 
