@@ -21,10 +21,18 @@ using Dtype = memory::data_type;
 
 constexpr int64_t kMatmulKind = 0, kSoftmaxKind = 1;
 
-// A chunk's scores should stay in L2 (1 MiB per core where we measure) ...
+// Calls of at most kRuntimeKeysMaxRows queries (decode): a chunk's scores should stay
+// in L2 (1 MiB per core where we measure) ...
 constexpr int64_t kCacheTarget = int64_t{1} << 20;
 // ... unless that leaves the matmuls fewer rows than this; then the budget rules.
 constexpr int64_t kMinRows = 64;
+// Longer calls (prefill) copy Q, K, V and out dense and head-major (oneDNN 2.6 runs its
+// brgemm matmul only on dense operands; strided BSHD views run as gemm:jit) and take
+// chunks of one kv head with as many rows as the budget holds, up to every row: the
+// matmul -> softmax -> matmul of plain oneDNN over whole rows, with the scores out of
+// cache but few, large calls. A causal or windowed call caps its chunks at this many
+// rows, so that the keys a chunk computes and the mask then hides stay few.
+constexpr int64_t kMaskedChunkRows = 256;
 // Calls of at most this many queries (decode, speculative decode) give the matmuls a
 // run-time key count, so that a decode loop whose key length grows by one each step
 // reuses one pair of matmuls (see Plan::runtime_keys).
@@ -58,10 +66,15 @@ int64_t FloatBits(float f) {
 // How a call maps onto primitives; fixed by the problem's shape and dtypes.
 struct Plan {
   int64_t group = 1;                        // query heads per kv head
+  Dtype qk_dtype = Dtype::f32;              // what the Q K^T matmul reads
   Dtype pv_dtype = Dtype::f32;              // what the P V matmul reads
-  bool stage_q = false, stage_k = false;    // widened to f32 first (else read in place)
+  bool dense = false;                       // prefill: every operand copied dense
+  bool stage_q = false, stage_k = false;    // copied head-major first, in qk_dtype / pv_dtype
   bool stage_v = false, stage_out = false;  // (out: written in f32, then stored)
   bool mask_pass = false;
+  // Nothing for our row passes to do when the inputs are finite: no mask, no lse, no
+  // probs (a chunk whose staged Q and K hold an Inf or NaN still takes them).
+  bool row_passes_optional = false;
   // The matmuls take the key count (and the scores row stride) at execution, so one
   // pair serves every key length; only the softmax is created per SoftmaxWidth. Run-time
   // dims cost oneDNN its brgemm kernels (gemm:jit runs them, as it runs every f32
@@ -83,28 +96,42 @@ Plan MakePlan(const EngineState& state, const mha_problem& p) {
   // without avx512_fp16, and its bf16 matmul is slower than f32 where it is not
   // brgemm; everything else is widened to f32, which is exact.
   const bool qk_bf16 = state.fast_bf16 && p.q.dtype == MHA_BF16 && p.k.dtype == MHA_BF16;
-  plan.stage_q = !qk_bf16 && p.q.dtype != MHA_F32;
-  plan.stage_k = !qk_bf16 && p.k.dtype != MHA_F32;
+  plan.dense = p.q_len > kRuntimeKeysMaxRows;
+  plan.qk_dtype = qk_bf16 ? Dtype::bf16 : Dtype::f32;
+  plan.stage_q = plan.dense || (!qk_bf16 && p.q.dtype != MHA_F32);
+  plan.stage_k = plan.dense || (!qk_bf16 && p.k.dtype != MHA_F32);
   const bool pv_bf16 = state.fast_bf16 && p.v.dtype == MHA_BF16;
   plan.pv_dtype = pv_bf16 ? Dtype::bf16 : Dtype::f32;
-  plan.stage_v = !pv_bf16 && p.v.dtype != MHA_F32;
+  plan.stage_v = plan.dense || (!pv_bf16 && p.v.dtype != MHA_F32);
   plan.runtime_keys = p.q_len <= kRuntimeKeysMaxRows && !qk_bf16 && !pv_bf16;
-  plan.stage_out = p.out.dtype == MHA_F16 || (!pv_bf16 && p.out.dtype != MHA_F32);
+  plan.stage_out =
+      plan.dense || p.out.dtype == MHA_F16 || (!pv_bf16 && p.out.dtype != MHA_F32);
   plan.mask_pass = p.causal || p.window_left >= 0 || p.window_right >= 0 || p.kv_lens ||
                    p.has_bias || p.alibi_slopes;
+  plan.row_passes_optional = plan.dense && !plan.mask_pass && !p.lse && !p.probs;
 
   // Bytes of scores (softmaxed in place) per query row of one kv head's group.
   const int64_t row_keys = plan.runtime_keys ? SoftmaxWidth(p.kv_len) : p.kv_len;
   const int64_t group_row_bytes = plan.group * row_keys * (pv_bf16 ? 6 : 4);
   const int64_t budget = static_cast<int64_t>(state.scores_budget);
-  const int64_t target = std::min(kCacheTarget, budget);
-  int64_t rows = target / group_row_bytes;
-  if (rows < std::min(p.q_len, kMinRows)) rows = std::min(kMinRows, budget / group_row_bytes);
-  rows = std::clamp<int64_t>(rows, 1, p.q_len);
-  plan.chunk_rows = CeilDiv(p.q_len, CeilDiv(p.q_len, rows));  // equal chunks
-  const int64_t kv_heads =
-      std::clamp<int64_t>(target / (group_row_bytes * plan.chunk_rows), 1, p.num_kv_heads);
-  plan.chunk_kv_heads = CeilDiv(p.num_kv_heads, CeilDiv(p.num_kv_heads, kv_heads));
+  if (plan.dense) {
+    int64_t rows = budget / group_row_bytes;
+    if (p.causal || p.window_left >= 0 || p.window_right >= 0) {
+      rows = std::min(rows, kMaskedChunkRows);
+    }
+    rows = std::clamp<int64_t>(rows, 1, p.q_len);
+    plan.chunk_rows = CeilDiv(p.q_len, CeilDiv(p.q_len, rows));  // equal chunks
+    plan.chunk_kv_heads = 1;
+  } else {
+    const int64_t target = std::min(kCacheTarget, budget);
+    int64_t rows = target / group_row_bytes;
+    if (rows < std::min(p.q_len, kMinRows)) rows = std::min(kMinRows, budget / group_row_bytes);
+    rows = std::clamp<int64_t>(rows, 1, p.q_len);
+    plan.chunk_rows = CeilDiv(p.q_len, CeilDiv(p.q_len, rows));  // equal chunks
+    const int64_t kv_heads =
+        std::clamp<int64_t>(target / (group_row_bytes * plan.chunk_rows), 1, p.num_kv_heads);
+    plan.chunk_kv_heads = CeilDiv(p.num_kv_heads, CeilDiv(p.num_kv_heads, kv_heads));
+  }
   plan.key_granule = std::max<int64_t>(64, RoundUp(CeilDiv(p.kv_len, 16), 64));
   if (plan.runtime_keys && (plan.stage_k || plan.stage_v)) {
     const int64_t key_bytes = plan.chunk_kv_heads * std::max(p.head_dim, p.v_head_dim) * 4;
@@ -134,17 +161,22 @@ View ViewOf(const mha_tensor& t, int64_t b, int64_t s, int64_t h) {
   return View{base, DnnlType(t.dtype), t.strides[1], t.strides[2]};
 }
 
-// Converts rows x heads x dim of `t` from [b, s, h, 0] on into `buffer` as f32,
-// head-major, so that each head's rows are contiguous for the matmuls; heads start
-// head_rows (>= rows, default rows) rows apart.
+// Copies rows x heads x dim of `t` from [b, s, h, 0] on into `buffer` as `dtype` (f32,
+// or bf16 from bf16), head-major, so that each head's rows are contiguous for the
+// matmuls; heads start head_rows (>= rows, default rows) rows apart. *finite (when
+// given) says whether every element copied is finite.
 View Staged(const mha_tensor& t, int64_t b, int64_t s, int64_t h, int64_t rows, int64_t heads,
-            int64_t dim, Buffer* buffer, int num_threads, int64_t head_rows = 0) {
+            int64_t dim, Buffer* buffer, int num_threads, Dtype dtype, int64_t head_rows = 0,
+            bool* finite = nullptr) {
   if (head_rows < rows) head_rows = rows;
   const View from = ViewOf(t, b, s, h);
-  float* to = buffer->Reserve<float>(static_cast<size_t>(head_rows * heads * dim));
-  ConvertBlockToF32(Block{from.base, t.dtype, from.row_stride, from.head_stride}, rows, heads, dim,
-                    head_rows, to, num_threads);
-  return View{reinterpret_cast<char*>(to), Dtype::f32, dim, head_rows * dim};
+  const size_t size = memory::data_type_size(dtype);
+  char* to = static_cast<char*>(buffer->Reserve(static_cast<size_t>(head_rows * heads * dim) * size));
+  const bool all_finite =
+      CopyBlock(Block{from.base, t.dtype, from.row_stride, from.head_stride}, rows, heads, dim,
+                head_rows, to, dtype == Dtype::bf16, num_threads);
+  if (finite) *finite = all_finite;
+  return View{to, dtype, dim, head_rows * dim};
 }
 
 View Shifted(View v, int64_t rows, int64_t heads) {
@@ -195,12 +227,13 @@ std::shared_ptr<const CachedPrimitive> Matmul(EngineState& state, const TensorSp
   });
 }
 
-std::shared_ptr<const CachedPrimitive> Softmax(EngineState& state, const TensorSpec& spec,
-                                               int num_threads) {
+std::shared_ptr<const CachedPrimitive> Softmax(EngineState& state, const TensorSpec& src,
+                                               const TensorSpec& dst, int num_threads) {
   PrimitiveKey key{kSoftmaxKind, num_threads};
-  spec.AppendTo(&key);
+  src.AppendTo(&key);
+  dst.AppendTo(&key);
   return state.primitives.Get(key, [&] {
-    const auto pd = MakeSoftmaxPd(state.engine, spec.Desc(), spec.Desc());
+    const auto pd = MakeSoftmaxPd(state.engine, src.Desc(), dst.Desc());
     return CachedPrimitive{dnnl::primitive(pd), pd.scratchpad_desc().get_size(),
                            pd.impl_info_str()};
   });
@@ -243,18 +276,24 @@ class ChunkExecutor {
 };
 
 // One chunk: `k` and `v` start at its first key and kv head.
+// `k_finite`: the chunk's K holds no Inf or NaN.
 void RunChunk(EngineState& state, const Plan& plan, const mha_problem& p, const Chunk& c,
-              const View& k, const View& v, Workspace* ws, ChunkExecutor* executor,
-              std::string impl_parts[2]) {
+              const View& k, const View& v, bool k_finite, Workspace* ws,
+              ChunkExecutor* executor, std::string impl_parts[2]) {
   const int nt = p.num_threads;
   const int64_t kc = c.heads / plan.group, d = p.head_dim, dv = p.v_head_dim;
+  bool q_finite = false;
   const View q = plan.stage_q ? Staged(p.q, c.batch, c.row_begin, c.head_begin, c.rows, c.heads, d,
-                                       &ws->q_staged, nt)
+                                       &ws->q_staged, nt, plan.qk_dtype, 0, &q_finite)
                               : ViewOf(p.q, c.batch, c.row_begin, c.head_begin);
+  // Finite Q and K give finite logits (short of overflow): every row has a finite
+  // maximum, and with no mask, lse or probs our row passes would change nothing.
+  const bool row_passes = !(plan.row_passes_optional && q_finite && k_finite);
+  // Out staged head-major (each head's rows contiguous, as the matmul writes it dense).
   const View out =
       plan.stage_out
           ? View{static_cast<char*>(ws->out_staged.Reserve(c.rows * c.heads * dv * sizeof(float))),
-                 Dtype::f32, c.heads * dv, dv}
+                 Dtype::f32, dv, c.rows * dv}
           : ViewOf(p.out, c.batch, c.row_begin, c.head_begin);
 
   // What the memories hold, and what the matmuls are created for: the same, or with
@@ -270,7 +309,7 @@ void RunChunk(EngineState& state, const Plan& plan, const mha_problem& p, const 
   const auto key_block = [&](const mha_tensor& t, const View& in_place, bool staged, int64_t j0,
                              int64_t n, int64_t dim, Buffer* buffer) {
     return staged ? Staged(t, c.batch, c.key_begin + j0, c.head_begin / plan.group, n, kc, dim,
-                           buffer, nt, block)
+                           buffer, nt, Dtype::f32, block)
                   : Shifted(in_place, j0, 0);
   };
   const View k0 = key_block(p.k, k, stage_k, 0, std::min(block, c.keys), d, &ws->k_staged);
@@ -283,7 +322,11 @@ void RunChunk(EngineState& state, const Plan& plan, const mha_problem& p, const 
   const auto qk =
       Matmul(state, q_spec, KeysTransposedSpec(k0, kc, d, block_keys),
              ScoresSpec(plan, kc, c.rows, block_keys, stride, Dtype::f32), p.scale, p.softcap, nt);
-  const auto softmax = Softmax(state, softmax_spec, nt);
+  // Without our row passes the softmax writes P straight in the P V matmul's dtype.
+  const bool direct_probs16 = !row_passes && plan.pv_dtype == Dtype::bf16;
+  const TensorSpec softmax_dst_spec{softmax_spec.dims, softmax_spec.strides, Dtype::bf16};
+  const auto softmax = direct_probs16 ? Softmax(state, softmax_spec, softmax_dst_spec, nt)
+                                      : Softmax(state, softmax_spec, softmax_spec, nt);
   const TensorSpec pv_src_spec = ScoresSpec(plan, kc, c.rows, block_keys, stride, plan.pv_dtype);
   const TensorSpec pv_weights_spec = ValuesSpec(v_layout, kc, block_keys, dv);
   const auto pv = Matmul(state, pv_src_spec, pv_weights_spec, o_spec, 1.0f, 0.0f, nt);
@@ -305,13 +348,20 @@ void RunChunk(EngineState& state, const Plan& plan, const mha_problem& p, const 
               {DNNL_ARG_DST, executor->Memory(ScoresSpec(plan, kc, c.rows, n, c.stride, Dtype::f32),
                                               scores + j0)}});
   }
-  PrepareRows(p, c, plan.mask_pass, scores, row_max, nt);
+  if (row_passes) PrepareRows(p, c, plan.mask_pass, scores, row_max, nt);
   const memory scores_memory = executor->Memory(softmax_spec, scores);
-  executor->Execute(*softmax, {{DNNL_ARG_SRC, scores_memory}, {DNNL_ARG_DST, scores_memory}});
   float* probs = scores;
-  FinishRows(p, c, probs, row_max, nt);
   const char* pv_src = reinterpret_cast<const char*>(probs);
-  if (plan.pv_dtype == Dtype::bf16) {
+  if (direct_probs16) {
+    uint16_t* probs16 = ws->probs16.Reserve<uint16_t>(count);
+    executor->Execute(*softmax, {{DNNL_ARG_SRC, scores_memory},
+                                 {DNNL_ARG_DST, executor->Memory(softmax_dst_spec, probs16)}});
+    pv_src = reinterpret_cast<const char*>(probs16);
+  } else {
+    executor->Execute(*softmax, {{DNNL_ARG_SRC, scores_memory}, {DNNL_ARG_DST, scores_memory}});
+    if (row_passes) FinishRows(p, c, probs, row_max, nt);
+  }
+  if (!direct_probs16 && plan.pv_dtype == Dtype::bf16) {
     uint16_t* probs16 = ws->probs16.Reserve<uint16_t>(count);
     ConvertToBf16(probs, static_cast<int64_t>(count), probs16, nt);
     pv_src = reinterpret_cast<const char*>(probs16);
@@ -355,10 +405,12 @@ void RunAttention(EngineState& state, const mha_problem& p, std::string* impl) {
     // Widened once per batch entry, unless RunChunk widens them block by block.
     const bool stage_k = plan.stage_k && plan.key_block == 0;
     const bool stage_v = plan.stage_v && plan.key_block == 0;
-    const View k =
-        stage_k ? Staged(p.k, b, 0, 0, lk, hkv, d, &ws.k_staged, nt) : ViewOf(p.k, b, 0, 0);
-    const View v =
-        stage_v ? Staged(p.v, b, 0, 0, lk, hkv, dv, &ws.v_staged, nt) : ViewOf(p.v, b, 0, 0);
+    bool k_finite = false;
+    const View k = stage_k ? Staged(p.k, b, 0, 0, lk, hkv, d, &ws.k_staged, nt, plan.qk_dtype, 0,
+                                    &k_finite)
+                           : ViewOf(p.k, b, 0, 0);
+    const View v = stage_v ? Staged(p.v, b, 0, 0, lk, hkv, dv, &ws.v_staged, nt, plan.pv_dtype)
+                           : ViewOf(p.v, b, 0, 0);
     for (int64_t i0 = 0; i0 < p.q_len; i0 += plan.chunk_rows) {
       Chunk c;
       c.batch = b;
@@ -392,12 +444,18 @@ void RunAttention(EngineState& state, const mha_problem& p, std::string* impl) {
         const int64_t kc = std::min(plan.chunk_kv_heads, hkv - g0);
         c.head_begin = g0 * plan.group;
         c.heads = kc * plan.group;
-        RunChunk(state, plan, p, c, Shifted(k, c.key_begin, g0), Shifted(v, c.key_begin, g0), &ws,
-                 &executor, impl_parts);
+        RunChunk(state, plan, p, c, Shifted(k, c.key_begin, g0), Shifted(v, c.key_begin, g0),
+                 k_finite, &ws, &executor, impl_parts);
       }
     }
   }
-  const bool staged = plan.stage_q || plan.stage_k || plan.stage_v || plan.stage_out;
+  // Widened to f32 somewhere (the dense copies of prefill are no conversion).
+  const auto widened = [](mha_dtype from, Dtype to) { return DnnlType(from) != to; };
+  const bool staged = (plan.stage_q && widened(p.q.dtype, plan.qk_dtype)) ||
+                      (plan.stage_k && widened(p.k.dtype, plan.qk_dtype)) ||
+                      (plan.stage_v && widened(p.v.dtype, plan.pv_dtype)) ||
+                      (plan.stage_out && p.out.dtype != MHA_F32 &&
+                       !(p.out.dtype == MHA_BF16 && plan.pv_dtype == Dtype::bf16 && plan.dense));
   const std::string& qk_impl = impl_parts[0];
   *impl = qk_impl.empty() ? "none" : qk_impl;
   if (impl_parts[1] != qk_impl) *impl += "/" + impl_parts[1];

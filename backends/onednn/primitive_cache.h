@@ -31,7 +31,11 @@ struct TensorSpec {
   dnnl::memory::dims strides;
   dnnl::memory::data_type dtype;
 
-  dnnl::memory::desc Desc() const { return dnnl::memory::desc(dims, dtype, strides); }
+  // The strides of dims of size 1 do not move any element; oneDNN 2.6's brgemm matmul
+  // still takes a tensor for a plain (dense) one only where they hold the dense value,
+  // so Desc() gives each the largest extent (stride x size) of the dims inside it.
+  // Without that, a dense {1, 1, rows, D} or a key slice of a dense K runs as gemm:jit.
+  dnnl::memory::desc Desc() const;
   void AppendTo(PrimitiveKey* key) const;
 };
 

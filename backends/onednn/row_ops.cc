@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 
 #include "dtype.h"
@@ -126,22 +127,39 @@ void WriteForbiddenChunk(const mha_problem& p, const Chunk& c) {
   }
 }
 
-void ConvertBlockToF32(const Block& src, int64_t rows, int64_t heads, int64_t dim,
-                       int64_t head_rows, float* dst, int num_threads) {
+bool CopyBlock(const Block& src, int64_t rows, int64_t heads, int64_t dim, int64_t head_rows,
+               void* dst, bool dst_bf16, int num_threads) {
   const int64_t total = rows * heads;
-#pragma omp parallel for num_threads(num_threads) \
-    schedule(static) if (total * dim >= kMinParallelElements)
+  // Exponent bits all ones: Inf or NaN.
+  const uint32_t exp_mask = src.dtype == MHA_F32 ? 0x7f800000u : src.dtype == MHA_BF16 ? 0x7f80u : 0x7c00u;
+  int64_t non_finite = 0;
+#pragma omp parallel for num_threads(num_threads) schedule(static) \
+    reduction(+ : non_finite) if (total * dim >= kMinParallelElements)
   for (int64_t rh = 0; rh < total; ++rh) {
     const int64_t r = rh / heads, h = rh % heads;
     const int64_t from = r * src.row_stride + h * src.head_stride;
-    float* to = dst + (h * head_rows + r) * dim;
-    if (src.dtype == MHA_BF16) {
-      const uint16_t* in = static_cast<const uint16_t*>(src.base) + from;
-      for (int64_t d = 0; d < dim; ++d) to[d] = BF16ToF32(in[d]);
+    const int64_t to = (h * head_rows + r) * dim;
+    int64_t bad = 0;
+    if (src.dtype == MHA_F32) {
+      const uint32_t* in = static_cast<const uint32_t*>(src.base) + from;
+      std::memcpy(static_cast<float*>(dst) + to, in, static_cast<size_t>(dim) * sizeof(float));
+      for (int64_t d = 0; d < dim; ++d) bad += (in[d] & exp_mask) == exp_mask;
     } else {
-      for (int64_t d = 0; d < dim; ++d) to[d] = LoadAsF32(src.base, src.dtype, from + d);
+      const uint16_t* in = static_cast<const uint16_t*>(src.base) + from;
+      for (int64_t d = 0; d < dim; ++d) bad += (in[d] & exp_mask) == exp_mask;
+      if (dst_bf16) {
+        std::memcpy(static_cast<uint16_t*>(dst) + to, in, static_cast<size_t>(dim) * 2);
+      } else if (src.dtype == MHA_BF16) {
+        float* out = static_cast<float*>(dst) + to;
+        for (int64_t d = 0; d < dim; ++d) out[d] = BF16ToF32(in[d]);
+      } else {
+        float* out = static_cast<float*>(dst) + to;
+        for (int64_t d = 0; d < dim; ++d) out[d] = LoadAsF32(src.base, src.dtype, from + d);
+      }
     }
+    non_finite += bad;
   }
+  return non_finite == 0;
 }
 
 void StoreBlockFromF32(const float* src, int64_t rows, int64_t heads, int64_t dim, const Block& dst,
@@ -152,7 +170,7 @@ void StoreBlockFromF32(const float* src, int64_t rows, int64_t heads, int64_t di
   for (int64_t rh = 0; rh < total; ++rh) {
     const int64_t r = rh / heads, h = rh % heads;
     const int64_t to = r * dst.row_stride + h * dst.head_stride;
-    const float* from = src + rh * dim;
+    const float* from = src + (h * rows + r) * dim;
     for (int64_t d = 0; d < dim; ++d) mha::StoreFromF32(dst.base, dst.dtype, to + d, from[d]);
   }
 }

@@ -49,13 +49,14 @@ struct Block {
   int64_t row_stride, head_stride;  // in elements; the dim stride is 1
 };
 
-// Copies a block into f32 [heads, head_rows, dim] (rows of it written, head_rows >=
-// rows), head-major so that each head's rows are contiguous for the matmuls (widening
-// is exact).
-void ConvertBlockToF32(const Block& src, int64_t rows, int64_t heads, int64_t dim,
-                       int64_t head_rows, float* dst, int num_threads);
+// Copies a block into `dst` [heads, head_rows, dim] (rows of it written, head_rows >=
+// rows), head-major so that each head's rows are contiguous for the matmuls: as f32
+// (widening is exact), or as bf16 from bf16 (a copy). Returns whether every element
+// is finite.
+bool CopyBlock(const Block& src, int64_t rows, int64_t heads, int64_t dim, int64_t head_rows,
+               void* dst, bool dst_bf16, int num_threads);
 
-// Stores dense f32 [rows, heads, dim] into a block, rounding to nearest even.
+// Stores dense head-major f32 [heads, rows, dim] into a block, rounding to nearest even.
 void StoreBlockFromF32(const float* src, int64_t rows, int64_t heads, int64_t dim, const Block& dst,
                        int num_threads);
 
