@@ -127,28 +127,43 @@ void WriteForbiddenChunk(const mha_problem& p, const Chunk& c) {
   }
 }
 
+namespace {
+
+// The largest magnitude's bits, so that one compare tells whether a row holds an Inf
+// or NaN (exponent all ones); an unsigned max vectorizes.
+template <typename Bits>
+Bits MaxMagnitude(const Bits* in, int64_t n, Bits magnitude_mask) {
+  Bits max = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    const Bits m = static_cast<Bits>(in[i] & magnitude_mask);
+    max = m > max ? m : max;
+  }
+  return max;
+}
+
+}  // namespace
+
 bool CopyBlock(const Block& src, int64_t rows, int64_t heads, int64_t dim, int64_t head_rows,
                void* dst, bool dst_bf16, int num_threads) {
-  const int64_t total = rows * heads;
-  // Exponent bits all ones: Inf or NaN.
-  const uint32_t exp_mask = src.dtype == MHA_F32 ? 0x7f800000u : src.dtype == MHA_BF16 ? 0x7f80u : 0x7c00u;
   int64_t non_finite = 0;
 #pragma omp parallel for num_threads(num_threads) schedule(static) \
-    reduction(+ : non_finite) if (total * dim >= kMinParallelElements)
-  for (int64_t rh = 0; rh < total; ++rh) {
-    const int64_t r = rh / heads, h = rh % heads;
-    const int64_t from = r * src.row_stride + h * src.head_stride;
-    const int64_t to = (h * head_rows + r) * dim;
-    int64_t bad = 0;
-    if (src.dtype == MHA_F32) {
-      const uint32_t* in = static_cast<const uint32_t*>(src.base) + from;
-      std::memcpy(static_cast<float*>(dst) + to, in, static_cast<size_t>(dim) * sizeof(float));
-      for (int64_t d = 0; d < dim; ++d) bad += (in[d] & exp_mask) == exp_mask;
-    } else {
+    reduction(+ : non_finite) if (rows * heads * dim >= kMinParallelElements)
+  for (int64_t r = 0; r < rows; ++r) {
+    for (int64_t h = 0; h < heads; ++h) {
+      const int64_t from = r * src.row_stride + h * src.head_stride;
+      const int64_t to = (h * head_rows + r) * dim;
+      const size_t n = static_cast<size_t>(dim);
+      if (src.dtype == MHA_F32) {
+        const uint32_t* in = static_cast<const uint32_t*>(src.base) + from;
+        std::memcpy(static_cast<float*>(dst) + to, in, n * sizeof(float));
+        non_finite += MaxMagnitude<uint32_t>(in, dim, 0x7fffffffu) >= 0x7f800000u;
+        continue;
+      }
       const uint16_t* in = static_cast<const uint16_t*>(src.base) + from;
-      for (int64_t d = 0; d < dim; ++d) bad += (in[d] & exp_mask) == exp_mask;
+      const uint16_t inf = src.dtype == MHA_BF16 ? 0x7f80 : 0x7c00;
+      non_finite += MaxMagnitude<uint16_t>(in, dim, 0x7fff) >= inf;
       if (dst_bf16) {
-        std::memcpy(static_cast<uint16_t*>(dst) + to, in, static_cast<size_t>(dim) * 2);
+        std::memcpy(static_cast<uint16_t*>(dst) + to, in, n * sizeof(uint16_t));
       } else if (src.dtype == MHA_BF16) {
         float* out = static_cast<float*>(dst) + to;
         for (int64_t d = 0; d < dim; ++d) out[d] = BF16ToF32(in[d]);
@@ -157,21 +172,27 @@ bool CopyBlock(const Block& src, int64_t rows, int64_t heads, int64_t dim, int64
         for (int64_t d = 0; d < dim; ++d) out[d] = LoadAsF32(src.base, src.dtype, from + d);
       }
     }
-    non_finite += bad;
   }
   return non_finite == 0;
 }
 
 void StoreBlockFromF32(const float* src, int64_t rows, int64_t heads, int64_t dim, const Block& dst,
                        int num_threads) {
-  const int64_t total = rows * heads;
 #pragma omp parallel for num_threads(num_threads) \
-    schedule(static) if (total * dim >= kMinParallelElements)
-  for (int64_t rh = 0; rh < total; ++rh) {
-    const int64_t r = rh / heads, h = rh % heads;
-    const int64_t to = r * dst.row_stride + h * dst.head_stride;
-    const float* from = src + (h * rows + r) * dim;
-    for (int64_t d = 0; d < dim; ++d) mha::StoreFromF32(dst.base, dst.dtype, to + d, from[d]);
+    schedule(static) if (rows * heads * dim >= kMinParallelElements)
+  for (int64_t r = 0; r < rows; ++r) {
+    for (int64_t h = 0; h < heads; ++h) {
+      const int64_t to = r * dst.row_stride + h * dst.head_stride;
+      const float* from = src + (h * rows + r) * dim;
+      if (dst.dtype == MHA_F32) {
+        std::memcpy(static_cast<float*>(dst.base) + to, from, static_cast<size_t>(dim) * 4);
+      } else if (dst.dtype == MHA_BF16) {
+        uint16_t* out = static_cast<uint16_t*>(dst.base) + to;
+        for (int64_t d = 0; d < dim; ++d) out[d] = F32ToBF16(from[d]);
+      } else {
+        for (int64_t d = 0; d < dim; ++d) mha::StoreFromF32(dst.base, dst.dtype, to + d, from[d]);
+      }
+    }
   }
 }
 
