@@ -5,7 +5,9 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <cmath>
 #include <cstdio>
+#include <limits>
 #include <cstdlib>
 #include <fstream>
 #include <iterator>
@@ -72,7 +74,8 @@ TEST_CASE("onednn matches the reference in many chunks under a 1 MiB budget",
   OnednnContext ctx;
   REQUIRE(ctx.status() == MHA_OK);
   for (Case c : RandomCases(/*seed=*/45, /*count=*/6, /*max_len=*/300, {16, 40, 64})) {
-    // A row of scores is 8 heads x 400 keys x 8 bytes, so a chunk holds 40 queries.
+    // A chunk is one kv head: a row of its scores is 4 query heads x 400 keys x 4
+    // bytes (6 with bf16 P), so 1 MiB holds 163 (109) of the 300 queries.
     c.num_kv_heads = 2;
     c.num_heads = 8;
     c.q_len = 300;
@@ -80,6 +83,64 @@ TEST_CASE("onednn matches the reference in many chunks under a 1 MiB budget",
     c.layout = c.layout == Layout::kPackedQkv ? Layout::kBshd : c.layout;
     CheckAgainstReference(ctx.get(), c);
   }
+}
+
+// Prefill-sized calls (more than 16 queries) run on dense copies in chunks of one kv
+// head with as many rows as the budget holds; a budget of 1 MiB splits these into
+// many chunks of few rows (a 1000-key row of 4 heads is 16-24 KiB), causal ones too.
+TEST_CASE("onednn prefill chunks under a 1 MiB budget match the reference",
+          "[onednn][conformance]") {
+  ScopedEnv budget("MHA_ONEDNN_SCORES_BUDGET_MB", "1");
+  OnednnContext ctx;
+  REQUIRE(ctx.status() == MHA_OK);
+  Case c;
+  c.num_heads = 8, c.num_kv_heads = 2, c.q_len = 130, c.kv_len = 1000, c.head_dim = 64;
+  c.v_head_dim = 64;
+  for (const mha_dtype dtype : {MHA_F32, MHA_BF16}) {
+    c.q_dtype = c.kv_dtype = dtype;
+    for (const bool causal : {false, true}) {
+      c.causal = causal;
+      CheckAgainstReference(ctx.get(), c);
+    }
+  }
+  // BHSD, and out in bf16 from the dense f32 tile.
+  c.layout = Layout::kBhsd, c.out_dtype = MHA_BF16, c.causal = false;
+  CheckAgainstReference(ctx.get(), c);
+}
+
+// Without a mask, lse or probs a prefill call skips the row passes, but only while Q
+// and K are finite: an Inf in Q that makes every logit of a row -inf must still give
+// that row zeros (the softmax alone gives NaN), and a NaN stays in its row.
+TEST_CASE("onednn prefill without row passes keeps the non-finite rules", "[onednn]") {
+  OnednnContext ctx;
+  REQUIRE(ctx.status() == MHA_OK);
+  std::mt19937_64 rng(11);
+  Dense q(1, 40, 2, 16), k(1, 50, 2, 16), v(1, 50, 2, 16), out(1, 40, 2, 16);
+  q.Randomize(rng);
+  k.Randomize(rng, 0.5f, 1.0f);  // dim 0 of head 1 below is the only one that matters
+  v.Randomize(rng);
+  for (int64_t j = 0; j < 50; ++j) k.at(0, j, 1, 0) = -1.0f;
+  q.at(0, 5, 1, 0) = std::numeric_limits<float>::infinity();  // row 5, head 1: all -inf
+  q.at(0, 9, 0, 3) = std::numeric_limits<float>::quiet_NaN();  // row 9, head 0: NaN
+  REQUIRE(mha_attention(ctx.get(), q.get(), k.get(), v.get(), out.get(), nullptr) == MHA_OK);
+  Dense expected(1, 40, 2, 16);
+  ScopedContext reference("reference");
+  REQUIRE(mha_attention(reference.get(), q.get(), k.get(), v.get(), expected.get(), nullptr) ==
+          MHA_OK);
+  for (int64_t i = 0; i < 40; ++i) {
+    for (int64_t h = 0; h < 2; ++h) {
+      for (int64_t d = 0; d < 16; ++d) {
+        const float got = out.at(0, i, h, d), want = expected.at(0, i, h, d);
+        if (i == 5 && h == 1) CHECK(got == 0.0f);
+        if (std::isnan(want)) {
+          CHECK(std::isnan(got));
+        } else {
+          CHECK(std::fabs(got - want) <= 2e-5 + 1e-5 * std::fabs(want));
+        }
+      }
+    }
+  }
+  CHECK(std::isnan(expected.at(0, 9, 0, 0)));
 }
 
 TEST_CASE("onednn handles fully masked rows, decode and GQA", "[onednn][conformance]") {

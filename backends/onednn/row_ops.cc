@@ -27,7 +27,7 @@ KeyRange LocalRange(const Chunk& c, int64_t r) {
   return local;
 }
 
-// Max as the reference takes it: NaN never wins, so an all-NaN row gives -inf. Kept
+// Max as the reference takes it: NaN never wins (an all-NaN row gives NaN, below). Kept
 // in independent lanes so that the compiler vectorizes it (maxps keeps that order).
 float VisibleMax(const float* row, KeyRange keys) {
   constexpr int kLanes = 16;
@@ -40,6 +40,12 @@ float VisibleMax(const float* row, KeyRange keys) {
   float max = kNegInf;
   for (; j < keys.end; ++j) max = row[j] > max ? row[j] : max;
   for (int k = 0; k < kLanes; ++k) max = lanes[k] > max ? lanes[k] : max;
+  // A row of NaN (and -inf) logits has no maximum, but is a NaN row, not a forbidden
+  // one: NaN tells FinishRows so.
+  if (max == kNegInf &&
+      std::any_of(row + keys.begin, row + keys.end, [](float x) { return std::isnan(x); })) {
+    return std::numeric_limits<float>::quiet_NaN();
+  }
   return max;
 }
 

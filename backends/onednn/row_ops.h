@@ -29,7 +29,8 @@ struct Chunk {
 
 // Before the softmax: when `mask`, adds bias and ALiBi to the visible logits and
 // sets the others to -inf; always sets the row padding to -inf and writes each row's largest
-// visible logit (NaN never wins, as in the reference) to row_max[heads * rows].
+// visible logit (NaN never wins, as in the reference; NaN for a row of only NaN and
+// -inf, which the softmax makes a NaN row) to row_max[heads * rows].
 void PrepareRows(const mha_problem& p, const Chunk& c, bool mask, float* scores, float* row_max,
                  int num_threads);
 
