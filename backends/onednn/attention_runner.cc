@@ -31,8 +31,10 @@ constexpr int64_t kMinRows = 64;
 // chunks of one kv head with as many rows as the budget holds, up to every row: the
 // matmul -> softmax -> matmul of plain oneDNN over whole rows, with the scores out of
 // cache but few, large calls. A causal or windowed call caps its chunks at this many
-// rows, so that the keys a chunk computes and the mask then hides stay few.
-constexpr int64_t kMaskedChunkRows = 256;
+// rows, so that the keys a chunk computes and the mask then hides stay few: on
+// prefill-causal (GQA 32/8, 1 thread) 128 took 435-470 ms f32 and 285-337 ms bf16,
+// 256 took 494-570 and 308-312, 512 took 531-562 and 356-393 (noisy, 2 runs each).
+constexpr int64_t kMaskedChunkRows = 128;
 // Calls of at most this many queries (decode, speculative decode) give the matmuls a
 // run-time key count, so that a decode loop whose key length grows by one each step
 // reuses one pair of matmuls (see Plan::runtime_keys).
