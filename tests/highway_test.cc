@@ -72,6 +72,21 @@ TEST_CASE("highway: conformance grid on every target", "[highway]") {
       if (!PackedQkvFits(big)) big.layout = Layout::kBshd;
       CheckAgainstReference(ctx.get(), big);
     }
+    // bf16 prefills whose K/V are packed (16 q blocks per head) under sliding
+    // windows, so that rows' first visible keys are odd and even (the vdpbf16ps
+    // path pairs keys); on the best target only, where that path runs.
+    if (target != Targets().front()) continue;
+    for (int64_t window_left : {37, 100, 255}) {
+      Case w;
+      w.num_heads = w.num_kv_heads = 2;
+      w.q_len = w.kv_len = 1024;
+      w.head_dim = w.v_head_dim = 32;
+      w.q_dtype = w.kv_dtype = MHA_BF16;
+      w.window_left = window_left;
+      w.window_right = window_left == 100 ? 3 : -1;
+      w.seed = static_cast<uint64_t>(target + window_left);
+      CheckAgainstReference(ctx.get(), w);
+    }
   }
 }
 

@@ -13,10 +13,11 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <type_traits>
 
-#include "dot_bf16_avx512.h"
+#include "flash_bf16_avx512.h"
 #include "flash_convert-inl.h"
 #include "flash_decode-inl.h"
 #include "flash_pack-inl.h"
@@ -46,11 +47,17 @@ HWY_INLINE bool UseBf16Dot(const FlashPlan& plan) {
 #endif
 }
 
+// On the vdpbf16ps path: the V pairs of packed keys from key t0 (even).
+HWY_INLINE uint32_t* VPairsOfPack(const FlashPlan& plan, const FlashScratch& s, int64_t t0) {
+  return reinterpret_cast<uint32_t*>(s.v_pack) + t0 / 2 * plan.dv_pad;
+}
+
 // With plan.pack_kv: packs the tiles of keys [j0, j0 + nk) of item c's kv head
-// that this thread has not packed yet (K and V widened to f32, V zero-padded),
-// and returns whether their V is finite. Tiles are aligned at key 0, so every
-// item of the head finds the same ones; keys past the batch's kv_lens are never
-// visible and are not read.
+// that this thread has not packed yet, and returns whether their V is finite: K
+// and V widened to f32 (V zero-padded), or on the vdpbf16ps path K as bf16 rows
+// and V in bf16 key pairs. Tiles are aligned at key 0, so every item of the head
+// finds the same ones; keys past the batch's kv_lens are never visible and are
+// not read.
 template <typename T>
 HWY_INLINE bool PackKvTiles(const FlashPlan& plan, const ItemCoords& c, const FlashScratch& s,
                             int64_t j0, int64_t nk) {
@@ -67,10 +74,22 @@ HWY_INLINE bool PackKvTiles(const FlashPlan& plan, const ItemCoords& c, const Fl
       const int64_t t0 = t * kTileKeys, tn = std::min(kTileKeys, keys - t0);
       const T* k = static_cast<const T*>(p.k.data) + RowOffset(p.k, c.b, t0, c.g);
       const T* v = static_cast<const T*>(p.v.data) + RowOffset(p.v, c.b, t0, c.g);
-      RowsToF32(k, p.k.strides[1], tn, p.head_dim, s.k_pack + t0 * plan.k_pad, plan.k_pad,
-                plan.k_pad);
-      const bool v_finite = RowsToF32(v, p.v.strides[1], tn, p.v_head_dim,
-                                      s.v_pack + t0 * plan.dv_pad, plan.dv_pad, plan.dv_pad);
+      bool v_finite;
+      if (UseBf16Dot<T>(plan)) {
+        uint16_t* k_rows = reinterpret_cast<uint16_t*>(s.k_pack) + t0 * plan.k_pad;
+        for (int64_t j = 0; j < tn; ++j) {
+          std::memcpy(k_rows + j * plan.k_pad, k + j * p.k.strides[1],
+                      sizeof(uint16_t) * p.head_dim);
+        }
+        v_finite = PackVPairsBf16Avx512(reinterpret_cast<const uint16_t*>(v), p.v.strides[1],
+                                        tn, p.v_head_dim, VPairsOfPack(plan, s, t0),
+                                        plan.dv_pad);
+      } else {
+        RowsToF32(k, p.k.strides[1], tn, p.head_dim, s.k_pack + t0 * plan.k_pad, plan.k_pad,
+                  plan.k_pad);
+        v_finite = RowsToF32(v, p.v.strides[1], tn, p.v_head_dim, s.v_pack + t0 * plan.dv_pad,
+                             plan.dv_pad, plan.dv_pad);
+      }
       s.packed[t] = v_finite ? 1 : 2;
     }
     finite = finite && s.packed[t] == 1;
@@ -86,7 +105,7 @@ HWY_INLINE bool ScoreTile(D d, const FlashPlan& plan, const ItemCoords& c,
                           const FlashScratch& s, int64_t j0, int64_t nk) {
   const mha_problem& p = *plan.p;
   const T* k = static_cast<const T*>(p.k.data) + RowOffset(p.k, c.b, j0, c.g);
-  const int64_t k_stride = p.k.strides[1];
+  int64_t k_stride = p.k.strides[1];
   if (plan.few_rows) {
     const T* v = static_cast<const T*>(p.v.data) + RowOffset(p.v, c.b, j0, c.g);
     QkDotTile(d, KvRows<T>{k, k_stride, p.k.strides[2]},
@@ -95,10 +114,16 @@ HWY_INLINE bool ScoreTile(D d, const FlashPlan& plan, const ItemCoords& c,
     return false;
   }
   if (UseBf16Dot<T>(plan)) {
-    QkTileBf16Avx512(reinterpret_cast<const uint16_t*>(k), k_stride, nk, p.head_dim,
-                     reinterpret_cast<const uint32_t*>(s.qt), plan.rows_pad, s.active,
-                     s.st);
-    return false;
+    // Q is packed unscaled (a scaled bf16 Q would round again): the scale
+    // applies to the f32 dots.
+    const uint16_t* k_bf16 = reinterpret_cast<const uint16_t*>(k);
+    if (plan.pack_kv) {
+      k_bf16 = reinterpret_cast<const uint16_t*>(s.k_pack) + j0 * plan.k_pad;
+      k_stride = plan.k_pad;
+    }
+    QkTileBf16Avx512(k_bf16, k_stride, nk, p.head_dim, reinterpret_cast<const uint32_t*>(s.qt),
+                     plan.rows_pad, s.active, p.scale * kLog2e, s.st, s.tile_max);
+    return true;
   }
   // K as f32 rows: packed, read in place (f32), or widened into s.kt. One call
   // site of QkTile keeps the item's code small (tiny: 1.5% faster than three).
@@ -130,12 +155,38 @@ HWY_INLINE void ProbsPass(D d, const FlashPlan& plan, const ItemCoords& c,
       const bool max_known = ScoreTile<T>(d, plan, c, s, j0, nk);
       for (int64_t r = 0; r < plan.rows_pad; r += n) {
         if (AnyActive(s.active + r, n)) {
-          ScoreChunk(d, p, s, plan.rows_pad, r, j0, nk, !UseBf16Dot<T>(plan), max_known);
+          ScoreChunk(d, p, s, plan.rows_pad, r, j0, nk, max_known);
         }
       }
     }
     WriteProbsTile(plan, c, s, j0, nk);
   }
+}
+
+// P V of a tile on vdpbf16ps (one kv head: the path runs no decode items). A V
+// tile that holds Inf or NaN takes the f32 path that sums only visible keys.
+template <typename T, class D>
+HWY_INLINE void PvTileBf16(D d, const FlashPlan& plan, const ItemCoords& c,
+                           const FlashScratch& s, int64_t j0, int64_t nk, const T* v_tile,
+                           bool packed_v_finite) {
+  const mha_problem& p = *plan.p;
+  const uint16_t* v = reinterpret_cast<const uint16_t*>(v_tile);
+  const uint32_t* vp = reinterpret_cast<const uint32_t*>(s.vt);
+  bool finite = packed_v_finite;
+  if (plan.pack_kv) {
+    vp = VPairsOfPack(plan, s, j0);
+  } else {
+    finite = PackVPairsBf16Avx512(v, p.v.strides[1], nk, p.v_head_dim, reinterpret_cast<uint32_t*>(s.vt), plan.dv_pad);
+  }
+  if (!finite) {
+    RowsToF32(v_tile, p.v.strides[1], nk, p.v_head_dim, s.vt, plan.dv_pad, plan.dv_pad);
+    RescaleRows(d, s.active, s.alpha, c.rows, s.o, plan.dv_pad);
+    PvTileVisibleOnly(d, s, 0, c.rows, plan.rows_pad, j0, nk, s.vt, plan.dv_pad);
+    return;
+  }
+  PackPPairsBf16Avx512(s.st, plan.rows_pad, nk);
+  PvTileBf16Avx512(reinterpret_cast<const uint32_t*>(s.st), s.active, s.alpha, c.rows,
+                   plan.rows_pad, vp, (nk + 1) / 2, plan.dv_pad, s.o);
 }
 
 template <typename T>
@@ -163,13 +214,16 @@ void FlashItem(const FlashPlan& plan, int64_t item, float* scratch) {
   const bool prefetch_edges = !plan.few_rows && plan.num_splits == 1;
   const int64_t next_item = prefetch_edges ? NextItemOfThread(plan, item) : -1;
   const ItemCoords next = DecodeItem(plan, std::max<int64_t>(next_item, 0));
-  const int64_t num_tiles = (keys.end - keys.begin + kTileKeys - 1) / kTileKeys;
+  // Packed V pairs start at even keys: the vdpbf16ps path starts there too (a key
+  // before the range is masked like any other the rows do not see).
+  const int64_t first_key = UseBf16Dot<T>(plan) ? keys.begin & ~int64_t{1} : keys.begin;
+  const int64_t num_tiles = (keys.end - first_key + kTileKeys - 1) / kTileKeys;
 
   const T* v_base = static_cast<const T*>(p.v.data);
-  for (int64_t j0 = keys.begin; j0 < keys.end; j0 += kTileKeys) {
+  for (int64_t j0 = first_key; j0 < keys.end; j0 += kTileKeys) {
     const int64_t nk = std::min(kTileKeys, keys.end - j0);
     if (prefetch_edges) {
-      PrefetchEdgeRows(plan, c, next_item >= 0 ? &next : nullptr, (j0 - keys.begin) / kTileKeys,
+      PrefetchEdgeRows(plan, c, next_item >= 0 ? &next : nullptr, (j0 - first_key) / kTileKeys,
                        num_tiles);
     }
     if (!MarkActiveRows(plan, s, j0, nk)) continue;
@@ -177,14 +231,17 @@ void FlashItem(const FlashPlan& plan, int64_t item, float* scratch) {
     const bool max_known = ScoreTile<T>(d, plan, c, s, j0, nk);
     for (int64_t r = 0; r < rp; r += n) {
       if (AnyActive(s.active + r, n)) {
-        const auto tile_max =
-            ScoreChunk(d, p, s, rp, r, j0, nk, !UseBf16Dot<T>(plan), max_known);
+        const auto tile_max = ScoreChunk(d, p, s, rp, r, j0, nk, max_known);
         OnlineSoftmaxChunk(d, s, rp, r, nk, tile_max);
       } else {
         ZeroChunk(d, s, rp, r, nk);
       }
     }
     const T* v_tile = v_base + RowOffset(p.v, c.b, j0, c.g);
+    if (UseBf16Dot<T>(plan)) {
+      PvTileBf16(d, plan, c, s, j0, nk, v_tile, packed_v_finite);
+      continue;
+    }
     if (plan.few_rows && p.v_head_dim % n == 0 && AllRowsSeeTile(plan, c, s, j0, nk)) {
       PvDotTile(d, s.st, s.alpha, plan.item_kv_heads, plan.head_rows, rp,
                 KvRows<T>{v_tile, p.v.strides[1], p.v.strides[2]}, nk, p.v_head_dim,

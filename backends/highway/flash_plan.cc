@@ -157,7 +157,7 @@ FlashPlan MakeFlashPlan(const mha_problem& p, bool bf16_dot) {
   const bool pack_fits =
       pack_bytes <= kPackBytesAnyThreads ||
       (pack_bytes <= kMaxPackBytes && pack_bytes * p.num_threads <= kMaxPackBytesAllThreads);
-  if (!plan.few_rows && !plan.bf16_dot && plan.num_splits == 1 && pack_fits) {
+  if (!plan.few_rows && plan.num_splits == 1 && pack_fits) {
     // Units of 2 items share too little to repay copying K (tiny: 1% slower).
     const int64_t unit = UnitQBlocks(plan);
     plan.pack_kv = unit >= 4;

@@ -66,12 +66,12 @@ HWY_INLINE void TransposeBiasChunk(D d, const mha_problem& p, const FlashScratch
 }
 
 // Final logits (times log2(e)) of rows [c, c + Lanes) for keys j0 + [0, nk), in
-// place; returns their max per row. `scaled`: the dots already include scale *
-// log2(e) (Q was packed scaled). `max_known`: s.tile_max holds the dots' max.
+// place, from dots that already include scale * log2(e); returns their max per
+// row. `max_known`: s.tile_max holds the dots' max.
 template <class D>
 HWY_INLINE hn::Vec<D> ScoreChunk(D d, const mha_problem& p, const FlashScratch& s,
                                  int64_t rows_pad, int64_t c, int64_t j0, int64_t nk,
-                                 bool scaled, bool max_known) {
+                                 bool max_known) {
   using V = hn::Vec<D>;
   const hn::RebindToSigned<D> di;
   const int64_t n = static_cast<int64_t>(hn::Lanes(d));
@@ -82,7 +82,7 @@ HWY_INLINE hn::Vec<D> ScoreChunk(D d, const mha_problem& p, const FlashScratch& 
   }
   V max = neg_inf;
   float* col = s.st + c;
-  if (scaled && !need_mask && p.softcap <= 0 && !p.has_bias && !p.alibi_slopes) {
+  if (!need_mask && p.softcap <= 0 && !p.has_bias && !p.alibi_slopes) {
     if (max_known) return hn::Load(d, s.tile_max + c);
     for (int64_t jj = 0; jj < nk; ++jj) max = hn::Max(max, hn::Load(d, col + jj * rows_pad));
     return max;
@@ -90,8 +90,7 @@ HWY_INLINE hn::Vec<D> ScoreChunk(D d, const mha_problem& p, const FlashScratch& 
   // Softcap, bias and ALiBi apply to natural logits: the dots go to natural
   // units and back. A mask alone needs no round trip.
   const bool natural = p.softcap > 0 || p.has_bias || p.alibi_slopes;
-  const float dot_scale = scaled ? 1.0f : p.scale * kLog2e;
-  const V scale = hn::Set(d, natural ? dot_scale * kLn2 : dot_scale);
+  const V ln2 = hn::Set(d, kLn2);
   const V log2e = hn::Set(d, kLog2e);
   const V cap = hn::Set(d, p.softcap);
   const V inv_cap = hn::Set(d, p.softcap > 0 ? 1.0f / p.softcap : 0.0f);
@@ -103,7 +102,8 @@ HWY_INLINE hn::Vec<D> ScoreChunk(D d, const mha_problem& p, const FlashScratch& 
   if (p.has_bias) TransposeBiasChunk(d, p, s, c, j0, nk, bias_t);
   for (int64_t jj = 0; jj < nk; ++jj, col += rows_pad) {
     const int64_t j = j0 + jj;
-    V x = hn::Mul(hn::Load(d, col), scale);
+    V x = hn::Load(d, col);
+    if (natural) x = hn::Mul(x, ln2);
     if (p.softcap > 0) x = hn::Mul(cap, SoftcapTanh(d, hn::Mul(x, inv_cap)));
     if (p.has_bias) x = hn::Add(x, hn::Load(d, bias_t + jj * n));
     if (p.alibi_slopes) {

@@ -9,7 +9,7 @@
 #include <new>
 #include <vector>
 
-#include "dot_bf16_avx512.h"
+#include "flash_bf16_avx512.h"
 #include "flash_kernels.h"
 #include "flash_plan.h"
 #include "hwy/aligned_allocator.h"
