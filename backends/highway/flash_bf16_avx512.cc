@@ -20,8 +20,8 @@ namespace mha {
 namespace {
 
 constexpr int kQkKeys = 8;  // 8 keys x 2 vectors of 16 rows: 16 of 32 registers
-// P V: kPvRows rows x kPvVecs vectors of o (16 accumulators), kPvVecs of V.
-constexpr int kPvRows = 4;
+// P V: kPvRows rows x kPvVecs vectors of o (24 accumulators), kPvVecs of V.
+constexpr int kPvRows = 6;
 constexpr int kPvVecs = 4;
 
 // One vdpbf16ps adds two products per lane: a pair of Q elements of 16 rows
@@ -35,7 +35,10 @@ __attribute__((noinline)) MHA_BF16_TARGET void QkBlock(const uint16_t* k, int64_
   for (int m = 0; m < kBlockKeys; ++m) {
     for (int x = 0; x < kRowVecs; ++x) acc[m][x] = _mm512_setzero_ps();
   }
-  for (int64_t t = 0; t < pairs; ++t) {
+  // pairs >= 1. A do-while: with a loop that might not run, GCC 12 merges the two
+  // paths through the stack, storing and reloading every accumulator.
+  int64_t t = 0;
+  do {
     __m512bh q[kRowVecs];
     for (int x = 0; x < kRowVecs; ++x) {
       q[x] = (__m512bh)_mm512_load_si512(qt + t * rows_pad + x * 16);
@@ -46,7 +49,7 @@ __attribute__((noinline)) MHA_BF16_TARGET void QkBlock(const uint16_t* k, int64_
       const __m512bh kb = (__m512bh)_mm512_set1_epi32(static_cast<int>(pair));
       for (int x = 0; x < kRowVecs; ++x) acc[m][x] = _mm512_dpbf16_ps(acc[m][x], q[x], kb);
     }
-  }
+  } while (++t < pairs);
   for (int m = 0; m < kBlockKeys; ++m) {
     for (int x = 0; x < kRowVecs; ++x) {
       const __m512 s = _mm512_mul_ps(acc[m][x], scale);
@@ -95,7 +98,8 @@ MHA_BF16_TARGET void PvBlock(const uint32_t* pp, int64_t rows_pad, const uint32_
       acc[m][x] = _mm512_mul_ps(_mm512_load_ps(o + m * dv_pad + x * 16), a);
     }
   }
-  for (int64_t t = 0; t < pairs; ++t) {
+  int64_t t = 0;  // pairs >= 1: a do-while, as in QkBlock
+  do {
     __m512bh v[kVecs];
     for (int x = 0; x < kVecs; ++x) {
       v[x] = (__m512bh)_mm512_load_si512(vp + t * dv_pad + x * 16);
@@ -104,7 +108,7 @@ MHA_BF16_TARGET void PvBlock(const uint32_t* pp, int64_t rows_pad, const uint32_
       const __m512bh pb = (__m512bh)_mm512_set1_epi32(static_cast<int>(pp[t * rows_pad + m]));
       for (int x = 0; x < kVecs; ++x) acc[m][x] = _mm512_dpbf16_ps(acc[m][x], v[x], pb);
     }
-  }
+  } while (++t < pairs);
   for (int m = 0; m < kRows; ++m) {
     for (int x = 0; x < kVecs; ++x) _mm512_store_ps(o + m * dv_pad + x * 16, acc[m][x]);
   }
@@ -191,6 +195,12 @@ MHA_BF16_TARGET void PvTileBf16Avx512(const uint32_t* pp, const int32_t* active,
     if (AnyActive(active + r, kPvRows)) {
       PvRows<kPvRows>(pp + r, rows_pad, vp, dv_pad, pairs, o + r * dv_pad, alpha + r);
     }
+  }
+  if (kPvRows > 4 && r + 4 <= rows) {
+    if (AnyActive(active + r, 4)) {
+      PvRows<4>(pp + r, rows_pad, vp, dv_pad, pairs, o + r * dv_pad, alpha + r);
+    }
+    r += 4;
   }
   for (; r < rows; ++r) {
     if (active[r]) PvRows<1>(pp + r, rows_pad, vp, dv_pad, pairs, o + r * dv_pad, alpha + r);
