@@ -72,6 +72,24 @@ TEST_CASE("highway: conformance grid on every target", "[highway]") {
       if (!PackedQkvFits(big)) big.layout = Layout::kBshd;
       CheckAgainstReference(ctx.get(), big);
     }
+    // bf16 decodes: groups of 4, 2 and 1 query heads (a row block of 1, 2 or 4
+    // kv heads), head dims that are odd and even multiples of 16.
+    const int64_t group_of[3] = {4, 2, 1};
+    for (int n = 0; n < 3; ++n) {
+      for (int64_t dim : {16, 80, 128}) {
+        Case dec;
+        dec.num_kv_heads = 4;
+        dec.num_heads = 4 * group_of[n];
+        dec.q_len = n == 1 ? 2 : 1;
+        dec.kv_len = 700;
+        dec.head_dim = dec.v_head_dim = dim;
+        dec.q_dtype = dec.kv_dtype = dec.out_dtype = MHA_BF16;
+        dec.causal = n == 1;
+        dec.lse = true;
+        dec.seed = static_cast<uint64_t>(target + 10 * n + dim);
+        CheckAgainstReference(ctx.get(), dec);
+      }
+    }
     // bf16 prefills whose K/V are packed (16 q blocks per head) under sliding
     // windows, so that rows' first visible keys are odd and even (the vdpbf16ps
     // path pairs keys); on the best target only, where that path runs.
