@@ -7,10 +7,10 @@
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <cstdio>
-#include <limits>
 #include <cstdlib>
 #include <fstream>
 #include <iterator>
+#include <limits>
 #include <random>
 #include <string>
 #include <thread>

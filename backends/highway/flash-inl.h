@@ -170,14 +170,12 @@ HWY_INLINE void PvTileBf16(D d, const FlashPlan& plan, const ItemCoords& c,
                            const FlashScratch& s, int64_t j0, int64_t nk, const T* v_tile,
                            bool packed_v_finite) {
   const mha_problem& p = *plan.p;
-  const uint16_t* v = reinterpret_cast<const uint16_t*>(v_tile);
-  const uint32_t* vp = reinterpret_cast<const uint32_t*>(s.vt);
-  bool finite = packed_v_finite;
-  if (plan.pack_kv) {
-    vp = VPairsOfPack(plan, s, j0);
-  } else {
-    finite = PackVPairsBf16Avx512(v, p.v.strides[1], nk, p.v_head_dim, reinterpret_cast<uint32_t*>(s.vt), plan.dv_pad);
-  }
+  uint32_t* vt_pairs = reinterpret_cast<uint32_t*>(s.vt);
+  const uint32_t* vp = plan.pack_kv ? VPairsOfPack(plan, s, j0) : vt_pairs;
+  const bool finite =
+      plan.pack_kv ? packed_v_finite
+                   : PackVPairsBf16Avx512(reinterpret_cast<const uint16_t*>(v_tile),
+                                          p.v.strides[1], nk, p.v_head_dim, vt_pairs, plan.dv_pad);
   if (!finite) {
     RowsToF32(v_tile, p.v.strides[1], nk, p.v_head_dim, s.vt, plan.dv_pad, plan.dv_pad);
     RescaleRows(d, s.active, s.alpha, c.rows, s.o, plan.dv_pad);

@@ -28,9 +28,10 @@ constexpr int kPvVecs = 4;
 // against the same pair of one key, broadcast. Not inlined: inlined into QkRows,
 // GCC 12 spilled the Q vectors and reloaded them before every vdpbf16ps.
 template <int kBlockKeys, int kRowVecs>
-__attribute__((noinline)) MHA_BF16_TARGET void QkBlock(const uint16_t* k, int64_t k_stride, int64_t pairs,
-                             const uint32_t* qt, int64_t rows_pad, __m512 scale, float* st,
-                             __m512* row_max) {
+__attribute__((noinline)) MHA_BF16_TARGET void QkBlock(const uint16_t* k, int64_t k_stride,
+                                                       int64_t pairs, const uint32_t* qt,
+                                                       int64_t rows_pad, __m512 scale, float* st,
+                                                       __m512* row_max) {
   __m512 acc[kBlockKeys][kRowVecs];
   for (int m = 0; m < kBlockKeys; ++m) {
     for (int x = 0; x < kRowVecs; ++x) acc[m][x] = _mm512_setzero_ps();
@@ -80,10 +81,10 @@ MHA_BF16_TARGET void QkRows(const uint16_t* k, int64_t k_stride, int64_t nk, int
   for (int x = 0; x < kRowVecs; ++x) _mm512_store_ps(tile_max + x * 16, row_max[x]);
 }
 
-// 16 bf16 as the low (kShift 0) or high (kShift 16) halves of 16 u32 lanes.
-template <int kShift>
-MHA_BF16_TARGET __m512i Widen(__m256i bf16) {
-  return _mm512_slli_epi32(_mm512_cvtepu16_epi32(bf16), kShift);
+// 16 pairs of bf16: lane i = lo[i] | hi[i] << 16.
+MHA_BF16_TARGET __m512i PairsOf(__m256i lo, __m256i hi) {
+  return _mm512_or_si512(_mm512_cvtepu16_epi32(lo),
+                         _mm512_slli_epi32(_mm512_cvtepu16_epi32(hi), 16));
 }
 
 // Rows [0, kRows) of o, columns [0, kVecs * 16), rescaled by alpha as they are
@@ -162,7 +163,7 @@ MHA_BF16_TARGET bool PackVPairsBf16Avx512(const uint16_t* v, int64_t v_stride, i
                                           : __mmask16(0);
       const __m256i a = _mm256_maskz_loadu_epi16(cols, lo + e);
       const __m256i b = has_hi ? _mm256_maskz_loadu_epi16(cols, hi + e) : _mm256_setzero_si256();
-      const __m512i pair = _mm512_or_si512(Widen<0>(a), Widen<16>(b));
+      const __m512i pair = PairsOf(a, b);
       non_finite |= _mm512_cmpeq_epi16_mask(_mm512_and_si512(pair, exponent), exponent);
       _mm512_store_si512(dst + e, pair);
     }
@@ -181,7 +182,7 @@ MHA_BF16_TARGET void PackPPairsBf16Avx512(float* st, int64_t rows_pad, int64_t n
       const __m256i a = (__m256i)_mm512_cvtneps_pbh(_mm512_load_ps(lo + r));
       const __m256i b = has_hi ? (__m256i)_mm512_cvtneps_pbh(_mm512_load_ps(hi + r))
                                : _mm256_setzero_si256();
-      _mm512_store_si512(pp + (j / 2) * rows_pad + r, _mm512_or_si512(Widen<0>(a), Widen<16>(b)));
+      _mm512_store_si512(pp + (j / 2) * rows_pad + r, PairsOf(a, b));
     }
   }
 }

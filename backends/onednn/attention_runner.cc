@@ -173,7 +173,8 @@ View Staged(const mha_tensor& t, int64_t b, int64_t s, int64_t h, int64_t rows, 
   if (head_rows < rows) head_rows = rows;
   const View from = ViewOf(t, b, s, h);
   const size_t size = memory::data_type_size(dtype);
-  char* to = static_cast<char*>(buffer->Reserve(static_cast<size_t>(head_rows * heads * dim) * size));
+  char* to =
+      static_cast<char*>(buffer->Reserve(static_cast<size_t>(head_rows * heads * dim) * size));
   const bool all_finite =
       CopyBlock(Block{from.base, t.dtype, from.row_stride, from.head_stride}, rows, heads, dim,
                 head_rows, to, dtype == Dtype::bf16, num_threads);
