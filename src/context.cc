@@ -44,6 +44,7 @@ std::string MaskSummary(const mha_problem& p) {
     text += Format("+window(%" PRId64 ",%" PRId64 ")", p.window_left, p.window_right);
   }
   if (p.kv_lens) text += "+kv_lens";
+  if (p.q_lens) text += "+q_lens";
   if (p.has_bias) text += "+bias";
   if (p.alibi_slopes) text += "+alibi";
   if (p.softcap > 0) text += Format("+softcap(%g)", static_cast<double>(p.softcap));

@@ -21,8 +21,8 @@ bool ValidDtype(const mha_dtype& d) {
   return value == MHA_F32 || value == MHA_BF16 || value == MHA_F16;
 }
 
-// Checks one tensor on its own: present, known dtype, dims >= min_dims[a],
-// non-negative strides, and that its last byte is addressable in int64.
+}  // namespace
+
 mha_status CheckTensor(const char* name, const mha_tensor* t, const int64_t min_dims[4],
                        bool unit_last_stride) {
   if (!t) return Invalid(Format("%s is NULL", name));
@@ -67,6 +67,8 @@ mha_status CheckTensor(const char* name, const mha_tensor* t, const int64_t min_
   }
   return MHA_OK;
 }
+
+namespace {
 
 mha_status ExpectDim(const char* name, const mha_tensor* t, int axis, int64_t expected,
                      const char* what) {
@@ -138,6 +140,14 @@ mha_status CheckOptions(const mha_attention_desc& d, const mha_problem& p) {
       if (d.kv_lens[b] < 0 || d.kv_lens[b] > p.kv_len) {
         return Invalid(Format("desc->kv_lens[%" PRId64 "]=%d must be in [0, %" PRId64
                               "] (k.dims[1])", b, d.kv_lens[b], p.kv_len));
+      }
+    }
+  }
+  if (d.q_lens) {
+    for (int64_t b = 0; b < p.batch; ++b) {
+      if (d.q_lens[b] < 0 || d.q_lens[b] > p.q_len) {
+        return Invalid(Format("desc->q_lens[%" PRId64 "]=%d must be in [0, %" PRId64
+                              "] (q.dims[1])", b, d.q_lens[b], p.q_len));
       }
     }
   }
@@ -216,6 +226,7 @@ mha_status ValidateAttention(const mha_tensor* q, const mha_tensor* k,
   p.softcap = d.softcap;
   p.alibi_slopes = d.alibi_slopes;
   p.kv_lens = d.kv_lens;
+  p.q_lens = d.q_lens;
   p.probs = d.probs;
   p.lse = d.lse;
   p.q = *q;

@@ -7,6 +7,12 @@
 
 namespace mha {
 
+// Checks one tensor on its own: present, known dtype, dims >= min_dims[a], non-negative
+// strides, a unit stride on axis 3 when asked, and that its last byte is addressable in
+// int64. `name` prefixes the message.
+mha_status CheckTensor(const char* name, const mha_tensor* t, const int64_t min_dims[4],
+                       bool unit_last_stride);
+
 // Checks the arguments of mha_attention. On success fills *problem (num_threads is
 // left for the caller) and returns MHA_OK; otherwise records a message that names
 // the argument and its values and returns MHA_ERR_INVALID_ARGUMENT.

@@ -147,6 +147,11 @@ TEST_CASE("bad options are named with their values", "[api][errors]") {
     call.desc.kv_lens = lens;
     ExpectInvalid(call, "desc->kv_lens[1]=6 must be in [0, 5]");
   }
+  SECTION("q_lens out of range") {
+    const int32_t lens[2] = {-1, 3};
+    call.desc.q_lens = lens;
+    ExpectInvalid(call, "desc->q_lens[0]=-1 must be in [0, 3] (q.dims[1])");
+  }
   SECTION("negative scale") {
     call.desc.scale = -1.0f;
     ExpectInvalid(call, "desc->scale=-1");

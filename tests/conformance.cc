@@ -153,6 +153,7 @@ struct Problem {
   mha_tensor q{}, k{}, v{}, out[2]{}, bias{}, probs[2]{};
   std::vector<float> alibi;
   std::vector<int32_t> kv_lens;
+  std::vector<int32_t> q_lens;
   std::vector<float> lse[2];
   mha_attention_desc desc[2];
 
@@ -212,6 +213,10 @@ Problem::Problem(const Case& c) {
     std::uniform_int_distribution<int32_t> len(0, static_cast<int32_t>(c.kv_len));
     for (int64_t b = 0; b < c.batch; ++b) kv_lens.push_back(b == 0 ? int32_t(c.kv_len) : len(rng));
   }
+  if (c.q_lens) {
+    std::uniform_int_distribution<int32_t> len(0, static_cast<int32_t>(c.q_len));
+    for (int64_t b = 0; b < c.batch; ++b) q_lens.push_back(len(rng));
+  }
   if (c.bias != BiasKind::kNone) {
     const BiasKind k = c.bias;
     const bool all_b =
@@ -239,6 +244,7 @@ Problem::Problem(const Case& c) {
   for (int r = 0; r < 2; ++r) {
     desc[r].alibi_slopes = c.alibi ? alibi.data() : nullptr;
     desc[r].kv_lens = c.kv_lens ? kv_lens.data() : nullptr;
+    desc[r].q_lens = c.q_lens ? q_lens.data() : nullptr;
     desc[r].bias = c.bias != BiasKind::kNone ? &bias : nullptr;
     if (c.probs) {
       probs_storage[r].Allocate(pdims[0] * pstrides[0], MHA_F32);
@@ -291,7 +297,8 @@ std::string Case::Describe() const {
     << " out=" << mha_dtype_name(out_dtype) << " layout=" << LayoutName(layout)
     << " scale=" << scale << " causal=" << causal << " window=(" << window_left << ","
     << window_right << ") softcap=" << softcap << " alibi=" << alibi
-    << " bias=" << BiasName(bias) << " kv_lens=" << kv_lens << " probs=" << probs
+    << " bias=" << BiasName(bias) << " kv_lens=" << kv_lens << " q_lens=" << q_lens
+    << " probs=" << probs
     << " lse=" << lse << " logit_scale=" << logit_scale << " seed=" << seed;
   return s.str();
 }
@@ -359,6 +366,7 @@ std::vector<Case> RandomCases(uint64_t seed, int count, int64_t max_len,
     c.alibi = chance(0.15);
     c.bias = chance(0.3) ? static_cast<BiasKind>(uniform(1, 6)) : BiasKind::kNone;
     c.kv_lens = chance(0.2);
+    c.q_lens = chance(0.15);
     c.probs = chance(0.25);
     c.lse = chance(0.4);
     // Keep the f64 reference cheap: at most ~2e7 multiply-adds a case.

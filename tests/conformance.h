@@ -43,6 +43,7 @@ struct Case {
   bool alibi = false;
   BiasKind bias = BiasKind::kNone;
   bool kv_lens = false;  // random per-row lengths in [0, Lk]
+  bool q_lens = false;   // random per-row query counts in [0, Lq]
   bool probs = false;
   bool lse = false;
   float logit_scale = 1.0f;  // multiplies Q: 1e3 gives |S| ~ 1e3

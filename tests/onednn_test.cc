@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "conformance.h"
+#include "dtype.h"
 #include "test_util.h"
 
 namespace mha_test {
@@ -141,6 +142,48 @@ TEST_CASE("onednn prefill without row passes keeps the non-finite rules", "[oned
     }
   }
   CHECK(std::isnan(expected.at(0, 9, 0, 0)));
+}
+
+// Keys past kv_lens are never visible: a NaN in their V (an uninitialized KV cache past
+// its length) must not reach the output, in f32 and bf16, whatever widths the chunks
+// round their keys to.
+TEST_CASE("onednn never lets V past kv_lens reach the output", "[onednn]") {
+  OnednnContext ctx;
+  REQUIRE(ctx.status() == MHA_OK);
+  ScopedContext reference("reference");
+  std::mt19937_64 rng(12);
+  const int64_t B = 3, Lk = 200, Hq = 4, Hkv = 2, D = 16;
+  Dense q(B, 1, Hq, D), k(B, Lk, Hkv, D), v(B, Lk, Hkv, D), out(B, 1, Hq, D);
+  q.Randomize(rng);
+  k.Randomize(rng);
+  v.Randomize(rng);
+  const int32_t lens[B] = {150, 37, 200};
+  for (int64_t b = 0; b < B; ++b) {
+    for (int64_t j = lens[b]; j < Lk; ++j) {
+      for (int64_t g = 0; g < Hkv; ++g) {
+        for (int64_t d = 0; d < D; ++d) v.at(b, j, g, d) = std::nanf("");
+      }
+    }
+  }
+  std::vector<uint16_t> k16(k.values.size()), v16(v.values.size());
+  for (size_t i = 0; i < k16.size(); ++i) k16[i] = mha::F32ToBF16(k.values[i]);
+  for (size_t i = 0; i < v16.size(); ++i) v16[i] = mha::F32ToBF16(v.values[i]);
+  mha_tensor kb = k.view, vb = v.view;
+  kb.data = k16.data(), kb.dtype = MHA_BF16;
+  vb.data = v16.data(), vb.dtype = MHA_BF16;
+  mha_attention_desc desc;
+  mha_attention_desc_init(&desc);
+  desc.kv_lens = lens;
+  Dense want(B, 1, Hq, D);
+  for (const mha_tensor* kv : {&k.view, &kb}) {
+    const mha_tensor* vv = kv == &kb ? &vb : &v.view;
+    INFO("K/V " << mha_dtype_name(kv->dtype));
+    REQUIRE(mha_attention(ctx.get(), q.get(), kv, vv, out.get(), &desc) == MHA_OK);
+    REQUIRE(mha_attention(reference.get(), q.get(), kv, vv, want.get(), &desc) == MHA_OK);
+    for (size_t i = 0; i < out.values.size(); ++i) {
+      CHECK(std::fabs(out.values[i] - want.values[i]) <= 3e-3 * (1 + std::fabs(want.values[i])));
+    }
+  }
 }
 
 TEST_CASE("onednn handles fully masked rows, decode and GQA", "[onednn][conformance]") {

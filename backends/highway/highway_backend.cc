@@ -12,6 +12,8 @@
 #include "flash_bf16_avx512.h"
 #include "flash_kernels.h"
 #include "flash_plan.h"
+#include "gemm_layer.h"
+#include "gemm_plan.h"
 #include "hwy/aligned_allocator.h"
 #include "hwy/targets.h"
 
@@ -139,6 +141,37 @@ mha_status Attention(void* instance, const mha_problem* problem, mha_backend_rep
   return MHA_OK;
 }
 
+mha_status LinearCreate(void* instance, const mha_linear_desc* desc, void** linear,
+                        mha_backend_report* report) {
+  const Instance* inst = static_cast<const Instance*>(instance);
+  GemmLayer* layer = nullptr;
+  const mha_status s = CreateGemmLayer(inst->table_index, hwy::TargetName(inst->target),
+                                       inst->bf16_dot, *desc, &layer, report);
+  *linear = layer;
+  return s;
+}
+
+void LinearDestroy(void*, void* linear) { delete static_cast<GemmLayer*>(linear); }
+
+mha_status LinearForward(void* instance, const void* linear, const mha_linear_call* call,
+                         mha_backend_report* report) {
+  Instance* inst = static_cast<Instance*>(instance);
+  const GemmLayer& layer = *static_cast<const GemmLayer*>(linear);
+  const GemmPlan plan = MakeGemmPlan(layer, *call);
+  const int64_t floats = GemmWorkspaceFloats(plan);
+  std::unique_ptr<Workspace> ws = Acquire(inst, floats);
+  if (!ws) {
+    std::snprintf(report->message, sizeof report->message,
+                  "could not allocate %lld bytes of scratch", static_cast<long long>(floats * 4));
+    return MHA_ERR_OUT_OF_MEMORY;
+  }
+  RunGemm(plan, ws->data.get());
+  Release(inst, std::move(ws));
+  std::snprintf(report->impl, sizeof report->impl, "highway:%s:%s",
+                layer.kind == GemmKind::kBf16Pairs ? "gemm_bf16" : "gemm", layer.target_name);
+  return MHA_OK;
+}
+
 const mha_backend_iface kHighwayBackend = {
     /* .abi_version = */ MHA_BACKEND_ABI_VERSION,
     /* .name        = */ "highway",
@@ -148,6 +181,9 @@ const mha_backend_iface kHighwayBackend = {
     /* .isa         = */ Isa,
     /* .supports    = */ Supports,
     /* .attention   = */ Attention,
+    /* .linear_create  = */ LinearCreate,
+    /* .linear_destroy = */ LinearDestroy,
+    /* .linear_forward = */ LinearForward,
 };
 
 }  // namespace

@@ -3,6 +3,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <unordered_map>
 #include <vector>
@@ -11,6 +12,7 @@
 #include "dtype.h"
 #include "mask.h"
 #include "row_ops.h"
+#include "tensor_view.h"
 
 namespace mha {
 namespace onednn {
@@ -109,7 +111,7 @@ Plan MakePlan(const EngineState& state, const mha_problem& p) {
   plan.stage_out =
       plan.dense || p.out.dtype == MHA_F16 || (!pv_bf16 && p.out.dtype != MHA_F32);
   plan.mask_pass = p.causal || p.window_left >= 0 || p.window_right >= 0 || p.kv_lens ||
-                   p.has_bias || p.alibi_slopes;
+                   p.q_lens || p.has_bias || p.alibi_slopes;
   plan.row_passes_optional = plan.dense && !plan.mask_pass && !p.lse && !p.probs;
 
   // Bytes of scores (softmaxed in place) per query row of one kv head's group.
@@ -278,6 +280,19 @@ class ChunkExecutor {
   dnnl::stream stream_;
 };
 
+// Whether V of batch b holds only finite values at keys [begin, end), every kv head.
+bool ValuesFinite(const mha_problem& p, int64_t b, int64_t begin, int64_t end) {
+  for (int64_t j = begin; j < end; ++j) {
+    for (int64_t g = 0; g < p.num_kv_heads; ++g) {
+      const int64_t row = RowOffset(p.v, b, j, g);
+      for (int64_t e = 0; e < p.v_head_dim; ++e) {
+        if (!std::isfinite(LoadAsF32(p.v.data, p.v.dtype, row + e))) return false;
+      }
+    }
+  }
+  return true;
+}
+
 // One chunk: `k` and `v` start at its first key and kv head.
 // `k_finite`: the chunk's K holds no Inf or NaN.
 void RunChunk(EngineState& state, const Plan& plan, const mha_problem& p, const Chunk& c,
@@ -438,9 +453,16 @@ void RunAttention(EngineState& state, const mha_problem& p, std::string* impl) {
         c.key_begin = span.begin;
         c.stride = SoftmaxWidth(c.keys);
       } else {
-        // Only the keys some row of the chunk sees, rounded up to a few distinct widths.
+        // Only the keys some row of the chunk sees, rounded up to a few distinct widths,
+        // unless a key the rounding adds has a non-finite V: its weight 0 would still
+        // make the output NaN, so the chunk then takes exactly the visible keys.
         c.keys = std::min(lk, RoundUp(span.end - span.begin, plan.key_granule));
         c.key_begin = std::min(span.begin, lk - c.keys);
+        if (!ValuesFinite(p, b, c.key_begin, span.begin) ||
+            !ValuesFinite(p, b, span.end, c.key_begin + c.keys)) {
+          c.keys = span.end - span.begin;
+          c.key_begin = span.begin;
+        }
         c.stride = c.keys;
       }
       for (int64_t g0 = 0; g0 < hkv; g0 += plan.chunk_kv_heads) {

@@ -16,6 +16,7 @@
 
 #include "attention_runner.h"
 #include "dnnl_compat.h"
+#include "linear.h"
 
 namespace mha {
 namespace {
@@ -219,6 +220,22 @@ const mha_backend_iface kOnednnBackend = {
     /* .isa         = */ Isa,
     /* .supports    = */ Supports,
     /* .attention   = */ Attention,
+    /* .linear_create = */
+    [](void* instance, const mha_linear_desc* desc, void** linear, mha_backend_report* report) {
+      *linear = nullptr;
+      return Guarded(report, [&] {
+        return onednn::LinearCreate(static_cast<Instance*>(instance)->state, *desc, linear);
+      });
+    },
+    /* .linear_destroy = */ [](void*, void* linear) { onednn::LinearDestroy(linear); },
+    /* .linear_forward = */
+    [](void* instance, const void* linear, const mha_linear_call* call,
+       mha_backend_report* report) {
+      return Guarded(report, [&] {
+        return onednn::LinearForward(static_cast<Instance*>(instance)->state, linear, *call,
+                                     report);
+      });
+    },
 };
 
 }  // namespace

@@ -11,6 +11,7 @@
 #include "mask.h"
 #include "mha/backend.h"
 #include "reference_backend.h"
+#include "reference_linear.h"
 #include "tensor_view.h"
 
 namespace mha {
@@ -120,6 +121,9 @@ const mha_backend_iface kReferenceBackend = {
     /* .isa         = */ Isa,
     /* .supports    = */ Supports,
     /* .attention   = */ Attention,
+    /* .linear_create  = */ ReferenceLinearCreate,
+    /* .linear_destroy = */ ReferenceLinearDestroy,
+    /* .linear_forward = */ ReferenceLinearForward,
 };
 
 }  // namespace

@@ -18,7 +18,7 @@
 extern "C" {
 #endif
 
-#define MHA_BACKEND_ABI_VERSION 1u
+#define MHA_BACKEND_ABI_VERSION 2u
 
 /* SIMD ceilings of MHA_MAX_ISA, in increasing order. */
 typedef enum {
@@ -55,7 +55,48 @@ typedef struct {
   mha_tensor q, k, v;
   mha_tensor out;
   int num_threads;                        /* >= 1 */
+  const int32_t* q_lens;                  /* [B] or NULL */
 } mha_problem;
+
+/* A linear layer y = x W^T + bias, packed once by a backend that has a GEMM. The core
+ * guarantees N, K >= 1 and weight_row_stride >= K. */
+typedef struct {
+  int64_t out_features;      /* N */
+  int64_t in_features;       /* K */
+  mha_dtype weight_dtype;
+  const void* weight;        /* [N, K], row n at weight + n * weight_row_stride */
+  int64_t weight_row_stride; /* elements */
+  const float* bias;         /* [N] or NULL; the backend copies what it keeps */
+} mha_linear_desc;
+
+/* One application of a packed linear layer to the rows (b, s) of x, b < batch,
+ * s < seq_lens[b] (seq when NULL), with the epilogue fused into the store:
+ *   y[b, s, n] = rope(sum_k x[b, s, k] W[n, k] + bias[n])
+ * Element n = h * head_dim + d of row (b, s) is stored at
+ *   y + b * y_batch_stride + (s + seq_offsets[b]) * y_seq_stride + h * y_head_stride + d
+ * (seq_offsets NULL: 0), so a projection writes straight into a head layout or into a
+ * KV cache at each row's own position. Rows s >= seq_lens[b] are neither read nor
+ * written. RoPE (rope != MHA_ROPE_NONE) rotates the first rope_dims of each head at
+ * position positions[b] + s (positions NULL: s); rope_inv_freq[i], i < rope_dims / 2,
+ * are the frequencies theta^(-2i / rope_dims), computed by the core. Strides are in
+ * elements; x's feature stride and y's head_dim stride are 1. */
+typedef struct {
+  int64_t batch, seq;
+  const void* x;
+  mha_dtype x_dtype;
+  int64_t x_batch_stride, x_seq_stride;
+  void* y;
+  mha_dtype y_dtype;
+  int64_t y_batch_stride, y_seq_stride, y_head_stride;
+  int64_t head_dim;             /* divides N */
+  const int32_t* seq_lens;      /* [batch] or NULL */
+  const int32_t* seq_offsets;   /* [batch] or NULL */
+  int rope;                     /* mha_rope_style */
+  int64_t rope_dims;            /* even, <= head_dim */
+  const float* rope_inv_freq;   /* [rope_dims / 2] when rope */
+  const int64_t* positions;     /* [batch] or NULL */
+  int num_threads;              /* >= 1 */
+} mha_linear_call;
 
 /* What a backend says back: the implementation that ran (for MHA_VERBOSE and
  * benchmark labels, e.g. "highway:flash:AVX3_DL") or why it failed or declined. */
@@ -84,6 +125,17 @@ typedef struct {
   /* Runs the problem. Must be safe to call from several threads at once. */
   mha_status (*attention)(void* instance, const mha_problem* problem,
                           mha_backend_report* report);
+
+  /* Optional GEMM for the layer's projections; all three NULL when the backend has
+   * none, and the core then uses the next backend of the context's list. linear_create
+   * packs the weights (MHA_ERR_UNSUPPORTED: this backend declines the dtype or shape,
+   * with the reason in report->message); linear_forward must be safe to call from
+   * several threads at once on one packed layer. */
+  mha_status (*linear_create)(void* instance, const mha_linear_desc* desc, void** linear,
+                              mha_backend_report* report);
+  void (*linear_destroy)(void* instance, void* linear);
+  mha_status (*linear_forward)(void* instance, const void* linear,
+                               const mha_linear_call* call, mha_backend_report* report);
 } mha_backend_iface;
 
 typedef const mha_backend_iface* (*mha_backend_get_fn)(uint32_t host_abi_version);

@@ -11,8 +11,17 @@
  *   S     += alibi_slopes[h] * (j - p(i))                 if alibi_slopes
  *   S      = -inf where causal / window / kv_lens forbid
  *   O[b,i,h,:] = softmax(S[i,:]) V[b,:,g,:]               fully forbidden row: O = 0
- * Positions are bottom-right aligned: query i sits at p(i) = i + (n - Lq), where n is
- * the row's key length (kv_lens[b] when given, else Lk).
+ * Positions are bottom-right aligned within each batch row: query i sits at
+ * p(i) = i + (n - m), where n is the row's key length (kv_lens[b] when given, else Lk)
+ * and m its query length (q_lens[b] when given, else Lq); queries i >= m are padding
+ * and give zeros. This is FlashAttention's variable-length rule: a right-padded prompt
+ * of t real tokens is q_lens[b] = kv_lens[b] = t; a KV-cache step of L new tokens over
+ * c cached ones is q_lens[b] = L, kv_lens[b] = c + L.
+ *
+ * The layer (mha_layer_*) adds the projections around this core: Q = x Wq^T + bq,
+ * K = x_kv Wk^T + bk, V = x_kv Wv^T + bv, optional rotary embedding on Q and K, the
+ * heads' outputs concatenated and out = concat Wo^T + bo; an mha_kv_cache keeps K and V
+ * across incremental decoding steps.
  */
 #ifndef MHA_MHA_H_
 #define MHA_MHA_H_
@@ -67,6 +76,9 @@ typedef struct {
   mha_tensor* probs;                 /* out: f32 [B, Hq, Lq, Lk] weights, or NULL */
   float* lse;                        /* out: [B, Hq, Lq] contiguous natural-log
                                         sum-exp of S; -inf for a forbidden row */
+  const int32_t* q_lens;             /* [B], 0 <= q_lens[b] <= Lq, or NULL: queries
+                                        i >= q_lens[b] are padding (zeros, lse -inf,
+                                        probs 0) and positions align to q_lens[b] */
 } mha_attention_desc;
 
 typedef struct mha_context mha_context;
@@ -101,6 +113,153 @@ MHA_API void mha_attention_desc_init(mha_attention_desc* desc);
 MHA_API mha_status mha_attention(mha_context* ctx, const mha_tensor* q,
                                  const mha_tensor* k, const mha_tensor* v,
                                  mha_tensor* out, const mha_attention_desc* desc);
+
+/* ---- Linear layers: the GEMM the layer's projections run on ------------------------
+ *
+ * y = x W^T + bias with W in nn.Linear's layout [out_features, in_features], row-major,
+ * contiguous, packed once at create for the context's first backend that has a GEMM (the
+ * caller may free weight and bias afterwards). */
+typedef struct mha_linear mha_linear;
+
+MHA_API mha_status mha_linear_create(mha_context* ctx, int64_t out_features,
+                                     int64_t in_features, mha_dtype weight_dtype,
+                                     const void* weight, const float* bias /* or NULL */,
+                                     mha_linear** out);
+MHA_API void mha_linear_destroy(mha_linear* linear);
+
+/* x: dims {B, L, 1, in_features}; y: dims {B, L, H, D} with H * D = out_features (any
+ * H; {B, L, 1, out_features} is the plain matrix). Feature strides 1, dtypes free.
+ * With bf16 weights a backend may round x to bf16 for its dot products (as oneDNN and
+ * PyTorch do); products accumulate in f32. Safe from several threads at once. */
+MHA_API mha_status mha_linear_forward(mha_linear* linear, const mha_tensor* x, mha_tensor* y);
+
+/* The backend that runs the linear layer, e.g. "highway". */
+MHA_API const char* mha_linear_backend(const mha_linear* linear);
+
+/* ---- The multi-head attention layer ------------------------------------------------
+ *
+ * x [B, L, d_model] and out [B, L, d_model] (and x_kv [B, Lkv, kv_d_model]) are written
+ * as 4-D mha_tensor views with a heads axis of 1: dims {B, L, 1, d_model}, strides
+ * {batch stride, token stride, any, 1}; a contiguous tensor has strides
+ * {L * d_model, d_model, d_model, 1}. The feature stride must be 1. x, x_kv and out are
+ * f32, bf16 or f16, each its own. */
+
+/* Rotary position embedding on Q and K after projection (and before K is cached). */
+typedef enum {
+  MHA_ROPE_NONE = 0,
+  MHA_ROPE_NEOX = 1, /* GPT-NeoX / LLaMA: dimension d pairs with d + rope_dims/2 */
+  MHA_ROPE_GPTJ = 2  /* GPT-J interleaved: dimension 2i pairs with 2i + 1 */
+} mha_rope_style;
+
+/* A layer's shape, weights and fixed attention options. Initialise with
+ * mha_layer_desc_init(). Weights use PyTorch's nn.Linear layout: [out, in], row-major,
+ * contiguous, all of weight_dtype; biases are f32. The layer packs its own copy at
+ * create: the caller may free every buffer afterwards. */
+typedef struct {
+  int64_t d_model;      /* features of x and of out */
+  int64_t kv_d_model;   /* features of x_kv (cross-attention); 0: d_model */
+  int64_t num_heads;    /* Hq */
+  int64_t num_kv_heads; /* Hkv (GQA/MQA); Hq % Hkv == 0; 0: num_heads */
+  int64_t head_dim;     /* D; 0: d_model / num_heads */
+  mha_dtype weight_dtype;
+  /* Either in_proj_weight = [Wq; Wk; Wv] as nn.MultiheadAttention stores it,
+   * [(Hq + 2 Hkv) D, d_model] (self-attention shapes: kv_d_model == d_model), or the
+   * three matrices wq [Hq D, d_model], wk and wv [Hkv D, kv_d_model]. */
+  const void* in_proj_weight;
+  const void* wq;
+  const void* wk;
+  const void* wv;
+  const void* wo;              /* [d_model, Hq D] */
+  const float* in_proj_bias;   /* [(Hq + 2 Hkv) D] = [bq; bk; bv], or NULL and then: */
+  const float* bq;             /* [Hq D] or NULL */
+  const float* bk;             /* [Hkv D] or NULL */
+  const float* bv;             /* [Hkv D] or NULL */
+  const float* bo;             /* [d_model] or NULL */
+  /* Attention options, as in mha_attention_desc (alibi_slopes is copied at create). */
+  float scale;
+  int causal;
+  int64_t window_left, window_right;
+  float softcap;
+  const float* alibi_slopes;
+  /* Rotary embedding: the first rope_dims (even, <= D; 0: D) of every head of Q and K
+   * rotate by position * rope_theta^(-2i / rope_dims) (rope_theta 0: 10000). */
+  mha_rope_style rope;
+  int64_t rope_dims;
+  float rope_theta;
+  /* dtype of the projected Q, K, V and of the heads' outputs between the GEMMs and
+   * attention (f32 or bf16; default f32). bf16 halves their traffic and lets bf16
+   * kernels run; a KV cache keeps its own dtype. */
+  mha_dtype activation_dtype;
+} mha_layer_desc;
+
+/* Per-call options of mha_layer_forward. Initialise with mha_layer_options_init(). */
+typedef struct {
+  /* [B] real tokens of x per row, the rest right padding (0 <= q_lens[b] <= L), or
+   * NULL: all L. Padded rows of out are zeros. */
+  const int32_t* q_lens;
+  /* [B] real tokens of x_kv per row (key padding), or NULL: all. In self-attention
+   * without a cache, keys and queries are the same tokens: give either array (or both,
+   * equal); a row of n real tokens is then q_lens = kv_lens = n, so with causal query
+   * i sees keys j <= i. Must be NULL with a cache, which knows its lengths. */
+  const int32_t* kv_lens;
+  /* Additive f32 bias on the logits, [B|1, Hq|1, L|1, Lk|1] (Lk: keys attended, with a
+   * cache max_b(length_b + q_lens[b])), or NULL. */
+  const mha_tensor* attn_mask;
+  /* Out, f32: the attention weights [B, Hq, L, Lk], or [B, 1, L, Lk] for their mean
+   * over heads (torch's average_attn_weights=True), or NULL. */
+  mha_tensor* probs;
+  float* lse;               /* out: [B, Hq, L] contiguous, or NULL */
+  int64_t position_offset;  /* added to every RoPE position (default 0) */
+} mha_layer_options;
+
+typedef struct mha_layer mha_layer;
+typedef struct mha_kv_cache mha_kv_cache;
+
+/* Defaults: every pointer NULL, sizes 0, f32 weights, no mask, windows -1, no rope. */
+MHA_API void mha_layer_desc_init(mha_layer_desc* desc);
+
+/* Packs the weights for the context's backends (the first backend with a GEMM runs
+ * the projections; MHA_VERBOSE=2 says which). The layer keeps a reference to ctx:
+ * destroy the layer first. */
+MHA_API mha_status mha_layer_create(mha_context* ctx, const mha_layer_desc* desc,
+                                    mha_layer** out);
+
+/* Destroys a layer; NULL is a no-op. */
+MHA_API void mha_layer_destroy(mha_layer* layer);
+
+MHA_API void mha_layer_options_init(mha_layer_options* options);
+
+/* out = layer(x, x_kv). x_kv NULL: self-attention. options NULL: defaults.
+ * cache NULL: attends over this call's keys only. With a cache (self-attention only),
+ * row b's q_lens[b] new tokens sit at positions length_b .. length_b + q_lens[b] - 1:
+ * their K/V (after RoPE) are written into the cache there, attention runs over the
+ * cached keys in place, and length_b grows by q_lens[b]. Overflowing the capacity is an
+ * error that changes nothing. Several threads may run forwards on one layer at once,
+ * each with its own cache. */
+MHA_API mha_status mha_layer_forward(mha_layer* layer, const mha_tensor* x,
+                                     const mha_tensor* x_kv, mha_tensor* out,
+                                     const mha_layer_options* options,
+                                     mha_kv_cache* cache);
+
+/* A KV cache for one layer: K and V each [batch, capacity, num_kv_heads, head_dim],
+ * BSHD, contiguous, in dtype (f32, bf16 or f16), with a length per batch row. */
+MHA_API mha_status mha_kv_cache_create(mha_context* ctx, int64_t batch, int64_t num_kv_heads,
+                                       int64_t capacity, int64_t head_dim, mha_dtype dtype,
+                                       mha_kv_cache** out);
+MHA_API void mha_kv_cache_destroy(mha_kv_cache* cache);
+
+/* Row b's cached tokens; -1 when cache is NULL or b is out of range. */
+MHA_API int64_t mha_kv_cache_length(const mha_kv_cache* cache, int64_t b);
+
+/* Sets every row's length to 0. */
+MHA_API void mha_kv_cache_reset(mha_kv_cache* cache);
+
+/* Rolls row b back to `length` tokens (0 <= length <= its current length). */
+MHA_API mha_status mha_kv_cache_truncate(mha_kv_cache* cache, int64_t b, int64_t length);
+
+/* Views of the cache's whole storage, [batch, capacity, num_kv_heads, head_dim], for
+ * mha_attention to read in place (with kv_lens = the lengths). Either may be NULL. */
+MHA_API mha_status mha_kv_cache_views(const mha_kv_cache* cache, mha_tensor* k, mha_tensor* v);
 
 /* The backends this build knows: built-ins, then modules found on the plugin path. */
 MHA_API int mha_backend_count(void);

@@ -142,6 +142,103 @@ class Context {
   mha_context* ctx_ = nullptr;
 };
 
+// [batch, seq, features] contiguous as the 4-D view the layer takes: {B, L, 1, F}.
+inline Tensor Rows(void* data, mha_dtype dtype, int64_t batch, int64_t seq_len,
+                   int64_t features) {
+  const int64_t dims[4] = {batch, seq_len, 1, features};
+  const int64_t strides[4] = {seq_len * features, features, features, 1};
+  return Tensor(data, dtype, dims, strides);
+}
+
+// Owns an mha_kv_cache: K and V of one layer across decoding steps.
+class KvCache {
+ public:
+  KvCache(const Context& ctx, int64_t batch, int64_t num_kv_heads, int64_t capacity,
+          int64_t head_dim, mha_dtype dtype) {
+    Check(mha_kv_cache_create(ctx.get(), batch, num_kv_heads, capacity, head_dim, dtype,
+                              &cache_));
+  }
+  ~KvCache() { mha_kv_cache_destroy(cache_); }
+  KvCache(KvCache&& other) noexcept : cache_(std::exchange(other.cache_, nullptr)) {}
+  KvCache& operator=(KvCache&& other) noexcept {
+    std::swap(cache_, other.cache_);
+    return *this;
+  }
+  KvCache(const KvCache&) = delete;
+  KvCache& operator=(const KvCache&) = delete;
+
+  int64_t length(int64_t b) const { return mha_kv_cache_length(cache_, b); }
+  void Reset() { mha_kv_cache_reset(cache_); }
+  void Truncate(int64_t b, int64_t length) { Check(mha_kv_cache_truncate(cache_, b, length)); }
+
+  mha_kv_cache* get() const { return cache_; }
+
+ private:
+  mha_kv_cache* cache_ = nullptr;
+};
+
+// Per-call options of Layer::Forward, with the defaults of mha_layer_options_init().
+struct LayerOptions {
+  mha_layer_options options;
+  Tensor attn_mask, probs;  // kept here so that options can point at them
+
+  LayerOptions() { mha_layer_options_init(&options); }
+  LayerOptions(const LayerOptions& other) { *this = other; }
+  LayerOptions& operator=(const LayerOptions& other) {
+    options = other.options;
+    attn_mask = other.attn_mask;
+    probs = other.probs;
+    options.attn_mask = other.options.attn_mask ? attn_mask.get() : nullptr;
+    options.probs = other.options.probs ? probs.get() : nullptr;
+    return *this;
+  }
+
+  LayerOptions& QLens(const int32_t* lens) { options.q_lens = lens; return *this; }
+  LayerOptions& KvLens(const int32_t* lens) { options.kv_lens = lens; return *this; }
+  LayerOptions& AttnMask(const Tensor& t) {
+    attn_mask = t;
+    options.attn_mask = attn_mask.get();
+    return *this;
+  }
+  LayerOptions& Probs(const Tensor& t) { probs = t; options.probs = probs.get(); return *this; }
+  LayerOptions& Lse(float* lse) { options.lse = lse; return *this; }
+  LayerOptions& PositionOffset(int64_t p) { options.position_offset = p; return *this; }
+};
+
+// Owns an mha_layer: projections, attention and output projection, weights packed at
+// construction. Movable, not copyable; Forward may run on several threads at once.
+class Layer {
+ public:
+  Layer(const Context& ctx, const mha_layer_desc& desc) {
+    Check(mha_layer_create(ctx.get(), &desc, &layer_));
+  }
+  ~Layer() { mha_layer_destroy(layer_); }
+  Layer(Layer&& other) noexcept : layer_(std::exchange(other.layer_, nullptr)) {}
+  Layer& operator=(Layer&& other) noexcept {
+    std::swap(layer_, other.layer_);
+    return *this;
+  }
+  Layer(const Layer&) = delete;
+  Layer& operator=(const Layer&) = delete;
+
+  // Self-attention, optionally through a KV cache.
+  void Forward(const Tensor& x, Tensor& out, const LayerOptions& options = LayerOptions(),
+               KvCache* cache = nullptr) {
+    Check(mha_layer_forward(layer_, x.get(), nullptr, out.get(), &options.options,
+                            cache ? cache->get() : nullptr));
+  }
+  // Cross-attention: keys and values from x_kv.
+  void Forward(const Tensor& x, const Tensor& x_kv, Tensor& out,
+               const LayerOptions& options = LayerOptions()) {
+    Check(mha_layer_forward(layer_, x.get(), x_kv.get(), out.get(), &options.options, nullptr));
+  }
+
+  mha_layer* get() const { return layer_; }
+
+ private:
+  mha_layer* layer_ = nullptr;
+};
+
 // The names of every backend this build can find.
 inline std::vector<std::string> BackendNames() {
   std::vector<std::string> names;

@@ -55,6 +55,10 @@ const mha_backend_iface kTable = {
     /* .isa         = */ Isa,
     /* .supports    = */ Supports,
     /* .attention   = */ Attention,
+    /* no GEMM: a layer on this backend runs its projections on the next one */
+    /* .linear_create  = */ nullptr,
+    /* .linear_destroy = */ nullptr,
+    /* .linear_forward = */ nullptr,
 };
 
 }  // namespace
