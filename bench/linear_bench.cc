@@ -6,21 +6,24 @@
 // pct_fma_peak (of the measured f32 FMA peak), pct_dot_peak for bf16 (of the measured
 // vdpbf16ps peak, where the CPU has one), and for the decode shapes W_GB/s (bytes of
 // weights read per second, each call reads a layer not in cache) and pct_read_bw.
-// The rows register themselves when the program starts; a backend without a GEMM
-// for a precision gives an error row with mha's reason.
+// --quick runs the tiny-* shapes; --verify compares each row's first output with the
+// reference backend's for the same weights and inputs where that is cheap (counter
+// verified). A backend without a GEMM for a precision gives an error row with mha's
+// reason.
 #include <benchmark/benchmark.h>
-#include <omp.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <map>
 #include <memory>
-#include <random>
 #include <string>
 #include <vector>
 
-#include "ceilings.h"
+#include "bench_options.h"
 #include "mha/mha.h"
+#include "workload.h"
 
 namespace mha_bench {
 namespace {
@@ -30,6 +33,9 @@ struct LinearShape {
   int64_t m, n, k;
   bool decode;  // weights streamed from memory: report bandwidth
 };
+
+// Rows whose f64 reference costs more than this many multiply-adds are not verified.
+constexpr double kVerifyMaxMacs = 2e8;
 
 const LinearShape kLinearShapes[] = {
     {"square", 1024, 1024, 1024, false},
@@ -43,31 +49,35 @@ const LinearShape kLinearShapes[] = {
     {"decode-batch", 16, 4096, 4096, true},
 };
 
-// The ceilings of one thread count, measured once, when the first row needs them.
-const Ceilings& CeilingsFor(int threads) {
-  static std::map<int, Ceilings> measured;
-  auto it = measured.find(threads);
-  if (it == measured.end()) it = measured.emplace(threads, MeasureCeilings(threads)).first;
-  return it->second;
-}
+const LinearShape kQuickLinearShapes[] = {
+    {"tiny-square", 64, 64, 64, false},
+    {"tiny-qkv", 4 * 32, 3 * 64, 64, false},
+    {"tiny-decode", 1, 256, 256, true},
+};
 
-// A buffer of `count` elements of dtype, random in [-1, 1].
+// A buffer of `count` elements of dtype, random in [-1, 1).
 std::vector<uint16_t> RandomBits(mha_dtype dtype, int64_t count, uint64_t seed) {
   std::vector<uint16_t> bits(static_cast<size_t>(count * (dtype == MHA_F32 ? 2 : 1)));
-  std::mt19937 rng(static_cast<uint32_t>(seed));
-  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
-  for (int64_t i = 0; i < count; ++i) {
-    const float v = dist(rng);
-    uint32_t u;
-    std::memcpy(&u, &v, 4);
-    if (dtype == MHA_F32) {
-      std::memcpy(bits.data() + 2 * i, &v, 4);
-    } else {
-      bits[static_cast<size_t>(i)] = static_cast<uint16_t>(u >> 16);  // bf16 (truncated)
-    }
-  }
+  FillRandom(bits.data(), dtype, static_cast<size_t>(count), seed);
   return bits;
 }
+
+float Element(const std::vector<uint16_t>& bits, mha_dtype dtype, size_t i) {
+  uint32_t u = dtype == MHA_F32 ? bits[2 * i] | uint32_t{bits[2 * i + 1]} << 16
+                                : uint32_t{bits[i]} << 16;
+  float f;
+  std::memcpy(&f, &u, 4);
+  return f;
+}
+
+struct LinearRun {
+  std::string backend;
+  LinearShape shape;
+  mha_dtype dtype;
+  int threads;
+  Ceilings ceilings;
+  bool quick, verify;
+};
 
 mha_tensor Matrix(void* data, mha_dtype dtype, int64_t rows, int64_t cols) {
   mha_tensor t{};
@@ -81,16 +91,40 @@ mha_tensor Matrix(void* data, mha_dtype dtype, int64_t rows, int64_t cols) {
   return t;
 }
 
-struct LinearRun {
-  std::string backend;
-  LinearShape shape;
-  mha_dtype dtype;
-  int threads;
-};
+
+// Empty when y matches the reference backend's output for the same weights and x
+// within 1e-5 (f32) or 2^-7 (bf16) of max|reference|, else what differs.
+std::string VerifyAgainstReference(const std::vector<uint16_t>& w, mha_tensor x,
+                                   const std::vector<uint16_t>& y, const LinearRun& run) {
+  const LinearShape& s = run.shape;
+  mha_context* ctx = nullptr;
+  mha_linear* linear = nullptr;
+  std::vector<uint16_t> want(y.size());
+  mha_tensor want_view = Matrix(want.data(), run.dtype, s.m, s.n);
+  std::string error;
+  if (mha_context_create("reference", &ctx) != MHA_OK ||
+      mha_linear_create(ctx, s.n, s.k, run.dtype, w.data(), nullptr, &linear) != MHA_OK ||
+      mha_linear_forward(linear, &x, &want_view) != MHA_OK) {
+    error = std::string("verify: the reference failed: ") + mha_last_error();
+  }
+  mha_linear_destroy(linear);
+  mha_context_destroy(ctx);
+  if (!error.empty()) return error;
+  double max_ref = 0, max_diff = 0;
+  for (size_t i = 0; i < static_cast<size_t>(s.m * s.n); ++i) {
+    const double ref = Element(want, run.dtype, i), got = Element(y, run.dtype, i);
+    max_ref = std::max(max_ref, std::fabs(ref));
+    max_diff = std::max(max_diff, std::isnan(got) ? INFINITY : std::fabs(got - ref));
+  }
+  const double tolerance = (run.dtype == MHA_F32 ? 1e-5 : 1.0 / 128) * max_ref;
+  if (max_diff <= tolerance) return "";
+  return "verify: max |y - ref| = " + std::to_string(max_diff) + " > " +
+         std::to_string(tolerance);
+}
 
 void RunLinear(benchmark::State& state, const LinearRun& run) {
   const LinearShape& s = run.shape;
-  const Ceilings& ceilings = CeilingsFor(run.threads);
+  const Ceilings& ceilings = run.ceilings;
   mha_context* raw = nullptr;
   if (mha_context_create(run.backend.c_str(), &raw) != MHA_OK) {
     state.SkipWithError(mha_last_error());
@@ -100,10 +134,12 @@ void RunLinear(benchmark::State& state, const LinearRun& run) {
   mha_context_set_num_threads(ctx.get(), run.threads);
   const int64_t w_bytes = s.n * s.k * (run.dtype == MHA_F32 ? 4 : 2);
   // Decode: enough layers that each call's weights come from memory.
-  const int layers = s.decode ? static_cast<int>((int64_t{512} << 20) / w_bytes + 1) : 1;
+  const int layers =
+      s.decode && !run.quick ? static_cast<int>((int64_t{512} << 20) / w_bytes + 1) : 1;
+  std::vector<uint16_t> first_weights;
   std::vector<std::unique_ptr<mha_linear, void (*)(mha_linear*)>> linears;
   for (int l = 0; l < layers; ++l) {
-    const std::vector<uint16_t> w = RandomBits(run.dtype, s.n * s.k, 1 + l);
+    std::vector<uint16_t> w = RandomBits(run.dtype, s.n * s.k, 1 + l);
     mha_linear* linear = nullptr;
     if (mha_status st = mha_linear_create(ctx.get(), s.n, s.k, run.dtype, w.data(), nullptr,
                                           &linear)) {
@@ -111,6 +147,7 @@ void RunLinear(benchmark::State& state, const LinearRun& run) {
       return;
     }
     linears.emplace_back(linear, mha_linear_destroy);
+    if (l == 0) first_weights = std::move(w);
   }
   std::vector<uint16_t> x_bits = RandomBits(run.dtype, s.m * s.k, 100);
   std::vector<uint16_t> y_bits(static_cast<size_t>(s.m * s.n * (run.dtype == MHA_F32 ? 2 : 1)));
@@ -119,6 +156,14 @@ void RunLinear(benchmark::State& state, const LinearRun& run) {
   if (mha_status st = mha_linear_forward(linears[0].get(), &x, &y)) {
     state.SkipWithError((std::string(mha_status_name(st)) + ": " + mha_last_error()).c_str());
     return;
+  }
+  const bool verify = run.verify && double(s.m) * double(s.n) * double(s.k) <= kVerifyMaxMacs;
+  if (verify) {
+    const std::string error = VerifyAgainstReference(first_weights, x, y_bits, run);
+    if (!error.empty()) {
+      state.SkipWithError(error.c_str());
+      return;
+    }
   }
   int layer = 0;
   for (auto _ : state) {
@@ -141,38 +186,40 @@ void RunLinear(benchmark::State& state, const LinearRun& run) {
         Counter(100.0 * gb / ceilings.read_gbs, Counter::kIsIterationInvariantRate);
     state.counters["layers"] = layers;
   }
+  if (run.verify) state.counters["verified"] = verify ? 1 : 0;
   state.SetLabel(mha_linear_backend(linears[0].get()));
 }
 
-// Registers one row per backend with a GEMM x shape x precision x thread count; the ISA
-// in the name is the one the backend's context runs by default.
-bool RegisterLinearBenchmarks() {
-  std::vector<int> thread_counts = {1};
-  if (omp_get_max_threads() > 1) thread_counts.push_back(omp_get_max_threads());
+}  // namespace
+
+// One row per backend with a GEMM x shape x precision x thread count; the ISA in the
+// name is the one the backend's context runs by default.
+void RegisterLinearBenchmarks(const Options& options, const std::map<int, Ceilings>& ceilings) {
   for (const char* backend : {"highway", "onednn"}) {
     if (!mha_backend_available(backend)) continue;
     mha_context* ctx = nullptr;
     if (mha_context_create(backend, &ctx) != MHA_OK) continue;
     const std::string isa = mha_context_isa(ctx);
     mha_context_destroy(ctx);
-    for (const LinearShape& shape : kLinearShapes) {
+    const auto register_shape = [&](const LinearShape& shape) {
       for (mha_dtype dtype : {MHA_F32, MHA_BF16}) {
-        for (int threads : thread_counts) {
+        for (const auto& [threads, c] : ceilings) {
           const std::string name = std::string(backend) + "/" + isa + "/linear-" + shape.id +
                                    "/" + mha_dtype_name(dtype) +
                                    "/threads:" + std::to_string(threads);
-          const LinearRun run{backend, shape, dtype, threads};
+          const LinearRun run{backend, shape, dtype, threads, c, options.quick, options.verify};
           benchmark::RegisterBenchmark(name.c_str(), [run](benchmark::State& state) {
             RunLinear(state, run);
           })->UseRealTime()->Unit(benchmark::kMillisecond);
         }
       }
+    };
+    if (options.quick) {
+      for (const LinearShape& shape : kQuickLinearShapes) register_shape(shape);
+    } else {
+      for (const LinearShape& shape : kLinearShapes) register_shape(shape);
     }
   }
-  return true;
 }
 
-const bool g_registered = RegisterLinearBenchmarks();
-
-}  // namespace
 }  // namespace mha_bench

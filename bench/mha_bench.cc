@@ -27,6 +27,7 @@
 #include <string>
 #include <vector>
 
+#include "bench_options.h"
 #include "ceilings.h"
 #include "isa_levels.h"
 #include "memory.h"
@@ -41,11 +42,6 @@ namespace {
 // Lower ISA levels run only shapes up to this much work per call (scalar code would
 // take minutes on prefill); the best level runs every shape.
 constexpr double kLowerIsaMaxFlops = 10e9;
-
-struct Options {
-  bool quick = false;
-  bool verify = false;
-};
 
 // Removes our own flags from argv, leaving Google Benchmark's.
 Options ParseOptions(int* argc, char** argv, std::vector<std::string>* injected) {
@@ -258,6 +254,7 @@ int main(int argc, char** argv) {
   const auto ceilings = list_only ? mha_bench::PlaceholderCeilings(thread_counts)
                                   : mha_bench::MeasureAllCeilings(thread_counts);
   mha_bench::RegisterAll(options, ceilings);
+  mha_bench::RegisterLinearBenchmarks(options, ceilings);
   mha_bench::RegisterCeilingsAgain(thread_counts);
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();

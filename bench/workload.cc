@@ -19,7 +19,15 @@ uint16_t Bf16FromF32(float f) {
   return static_cast<uint16_t>(bits >> 16);
 }
 
-// Fills n elements with uniform values in [-1, 1) from a fixed-seed generator.
+// A contiguous BSHD tensor [batch, seq, heads, head_dim] over data.
+mha_tensor Bshd(void* data, mha_dtype dtype, int64_t batch, int64_t seq, int64_t heads,
+                int64_t head_dim) {
+  return mha_tensor{data, dtype, {batch, seq, heads, head_dim},
+                    {seq * heads * head_dim, heads * head_dim, head_dim, 1}};
+}
+
+}  // namespace
+
 void FillRandom(void* data, mha_dtype dtype, size_t n, uint64_t seed) {
   uint64_t state = seed * 0x9E3779B97F4A7C15ull + 1;
   for (size_t i = 0; i < n; ++i) {
@@ -32,15 +40,6 @@ void FillRandom(void* data, mha_dtype dtype, size_t n, uint64_t seed) {
     }
   }
 }
-
-// A contiguous BSHD tensor [batch, seq, heads, head_dim] over data.
-mha_tensor Bshd(void* data, mha_dtype dtype, int64_t batch, int64_t seq, int64_t heads,
-                int64_t head_dim) {
-  return mha_tensor{data, dtype, {batch, seq, heads, head_dim},
-                    {seq * heads * head_dim, heads * head_dim, head_dim, 1}};
-}
-
-}  // namespace
 
 const Workload& Workload::Get(const Shape& shape, const Precision& precision) {
   return LatestOf<Workload>(shape, precision);

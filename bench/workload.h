@@ -4,6 +4,8 @@
 #ifndef MHA_BENCH_WORKLOAD_H_
 #define MHA_BENCH_WORKLOAD_H_
 
+#include <cstddef>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -12,6 +14,10 @@
 #include "shapes.h"
 
 namespace mha_bench {
+
+// Fills n elements of dtype with uniform values in [-1, 1) from a fixed-seed generator
+// (16-bit dtypes rounded to nearest even).
+void FillRandom(void* data, mha_dtype dtype, size_t n, uint64_t seed);
 
 class Workload {
  public:

@@ -9,6 +9,7 @@
 
 #include "context.h"
 #include "linear.h"
+#include "workspace_pool.h"
 
 struct mha_layer {
   mha_context* ctx = nullptr;
@@ -21,6 +22,7 @@ struct mha_layer {
   int64_t rope_dims = 0;
   std::vector<float> rope_inv_freq;  // [rope_dims / 2]
   std::unique_ptr<mha_linear> wq, wk, wv, wo;
+  mha::WorkspacePool workspaces;  // Q, K, V and the heads' outputs of a forward
 };
 
 namespace mha {

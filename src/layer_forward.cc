@@ -237,17 +237,17 @@ mha_status ForwardLayer(mha_layer* layer, const mha_tensor* x, const mha_tensor*
                           batch, len));
   }
   // Q and the heads' outputs, then (without a cache) K and V.
-  std::unique_ptr<unsigned char[]> work(
-      new (std::nothrow) unsigned char[static_cast<size_t>(2 * q_bytes + 2 * kv_bytes)]);
+  PooledBuffer work(&layer->workspaces, 2 * q_bytes + 2 * kv_bytes);
   std::vector<float> per_head_probs;
-  if (average) {
+  bool allocated = work.get() != nullptr;
+  if (average && allocated) {
     try {
       per_head_probs.resize(static_cast<size_t>(probs_floats / 4));
     } catch (const std::bad_alloc&) {
-      work.reset();
+      allocated = false;
     }
   }
-  if (!work) {
+  if (!allocated) {
     return Fail(MHA_ERR_OUT_OF_MEMORY,
                 Format("could not allocate the layer's %" PRId64 "-byte workspace",
                        2 * q_bytes + 2 * kv_bytes + probs_floats));
