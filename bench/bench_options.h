@@ -17,6 +17,7 @@ struct Options {
 
 // `ceilings` holds one entry per thread count to run.
 void RegisterLinearBenchmarks(const Options& options, const std::map<int, Ceilings>& ceilings);
+void RegisterLayerBenchmarks(const Options& options, const std::map<int, Ceilings>& ceilings);
 
 }  // namespace mha_bench
 

@@ -34,4 +34,9 @@ mha_context* CreateContextCapped(const std::string& backend, const IsaLevel& lev
   return status == MHA_OK ? ctx : nullptr;
 }
 
+mha_context* CreateBestContext(const std::string& backend) {
+  const std::vector<IsaLevel> levels = IsaLevels();
+  return levels.empty() ? nullptr : CreateContextCapped(backend, levels.front());
+}
+
 }  // namespace mha_bench

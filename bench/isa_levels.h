@@ -21,6 +21,11 @@ std::vector<IsaLevel> IsaLevels();
 // reason in mha_last_error(). The environment is restored afterwards.
 mha_context* CreateContextCapped(const std::string& backend, const IsaLevel& level);
 
+// A context of `backend` at the best level, created as the attention rows create theirs:
+// oneDNN's ISA cap is process-wide, so every onednn context must be made under the same
+// cap. NULL on failure, with the reason in mha_last_error().
+mha_context* CreateBestContext(const std::string& backend);
+
 }  // namespace mha_bench
 
 #endif  // MHA_BENCH_ISA_LEVELS_H_

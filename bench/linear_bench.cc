@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "bench_options.h"
+#include "isa_levels.h"
 #include "mha/mha.h"
 #include "workload.h"
 
@@ -125,8 +126,8 @@ std::string VerifyAgainstReference(const std::vector<uint16_t>& w, mha_tensor x,
 void RunLinear(benchmark::State& state, const LinearRun& run) {
   const LinearShape& s = run.shape;
   const Ceilings& ceilings = run.ceilings;
-  mha_context* raw = nullptr;
-  if (mha_context_create(run.backend.c_str(), &raw) != MHA_OK) {
+  mha_context* raw = CreateBestContext(run.backend);
+  if (!raw) {
     state.SkipWithError(mha_last_error());
     return;
   }
@@ -197,8 +198,8 @@ void RunLinear(benchmark::State& state, const LinearRun& run) {
 void RegisterLinearBenchmarks(const Options& options, const std::map<int, Ceilings>& ceilings) {
   for (const char* backend : {"highway", "onednn"}) {
     if (!mha_backend_available(backend)) continue;
-    mha_context* ctx = nullptr;
-    if (mha_context_create(backend, &ctx) != MHA_OK) continue;
+    mha_context* ctx = CreateBestContext(backend);
+    if (!ctx) continue;
     const std::string isa = mha_context_isa(ctx);
     mha_context_destroy(ctx);
     const auto register_shape = [&](const LinearShape& shape) {

@@ -254,6 +254,7 @@ int main(int argc, char** argv) {
   const auto ceilings = list_only ? mha_bench::PlaceholderCeilings(thread_counts)
                                   : mha_bench::MeasureAllCeilings(thread_counts);
   mha_bench::RegisterAll(options, ceilings);
+  mha_bench::RegisterLayerBenchmarks(options, ceilings);
   mha_bench::RegisterLinearBenchmarks(options, ceilings);
   mha_bench::RegisterCeilingsAgain(thread_counts);
   benchmark::RunSpecifiedBenchmarks();

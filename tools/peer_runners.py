@@ -5,7 +5,8 @@ reason when its package is missing) and prepares one problem with
 prepare(shape, dtype, q, k, v), where q [B, Lq, Hq, D], k and v [B, Lk, Hkv, D] are
 float32 BSHD arrays (for "bf16", values already rounded to bf16). It returns a
 no-argument callable that runs the peer once and returns its output as float32 BSHD,
-or raises Skip with the reason the peer cannot run that problem.
+or raises Skip with the reason the peer cannot run that problem. The layer peers, at
+the end, prepare whole attention layers instead.
 """
 import math
 
@@ -233,3 +234,163 @@ class OpenVinoSdpa:
 
 ALL_PEERS = [TorchSdpa, TorchManual, OrtMultiHeadAttention, OrtGroupQueryAttention,
              OpenVinoSdpa]
+
+
+# ---- The whole layer --------------------------------------------------------------------
+#
+# A layer peer prepares one problem with prepare(shape, dtype, weights, x, cache) where
+# shape is a layer shape of peers.LAYER_SHAPES, weights a dict of float32 arrays in
+# nn.Linear's layout (wq, wk, wv, wo, and bq, bk, bv, bo or None; for "bf16" rounded to
+# bf16), x [B, L, d_model] float32, and cache, for decode shapes, the (k, v) already
+# cached, each [B, kv_len - 1, Hkv, D]. run() returns the output [B, L, E] as float32
+# or as the peer's own tensor (peers.as_f32 converts it, outside the timed calls).
+
+
+class TorchMultiheadAttentionLayer(TorchBase):
+    """nn.MultiheadAttention(batch_first=True) under inference_mode: its fused fast path
+    (torch._native_multi_head_attention) for self-attention without weights."""
+    name = "torch-nn-mha"
+
+    def prepare(self, shape, dtype, weights, x, cache):
+        if not shape["packed"]:
+            raise Skip("nn.MultiheadAttention runs the bert-like layers")
+        torch = self.torch
+        tdtype = torch.bfloat16 if dtype == "bf16" else torch.float32
+        e, h = shape["d_model"], shape["heads"]
+        module = torch.nn.MultiheadAttention(e, h, batch_first=True).eval()
+        with torch.no_grad():
+            module.in_proj_weight.copy_(torch.from_numpy(
+                np.concatenate([weights["wq"], weights["wk"], weights["wv"]])))
+            module.in_proj_bias.copy_(torch.from_numpy(
+                np.concatenate([weights["bq"], weights["bk"], weights["bv"]])))
+            module.out_proj.weight.copy_(torch.from_numpy(weights["wo"]))
+            module.out_proj.bias.copy_(torch.from_numpy(weights["bo"]))
+        module = module.to(tdtype)
+        xt = torch.from_numpy(x).to(tdtype)
+
+        def run():
+            with torch.inference_mode():
+                return module(xt, xt, xt, need_weights=False)[0]
+        return run
+
+
+class TorchLlamaLayer(TorchBase):
+    """A LLaMA attention block: q/k/v/o nn.Linear without bias, RoPE (NeoX's
+    rotate_half), scaled_dot_product_attention with GQA, and for decode a static cache
+    [B, Hkv, kv_len, D] written in place at the new position (as transformers'
+    StaticCache). The cos/sin tables are computed once, outside the timed call."""
+    name = "torch-llama-sdpa"
+
+    def prepare(self, shape, dtype, weights, x, cache):
+        if shape["packed"]:
+            raise Skip("the LLaMA block runs the llama-like layers")
+        torch = self.torch
+        nn, sdpa = torch.nn, torch.nn.functional.scaled_dot_product_attention
+        tdtype = torch.bfloat16 if dtype == "bf16" else torch.float32
+        b, lnew, e = x.shape
+        hq, hkv, d = shape["heads"], shape["kv_heads"], shape["head_dim"]
+        proj = {}
+        for name in ("wq", "wk", "wv", "wo"):
+            w = torch.from_numpy(weights[name])
+            proj[name] = nn.Linear(w.shape[1], w.shape[0], bias=False, dtype=tdtype).eval()
+            with torch.no_grad():
+                proj[name].weight.copy_(w)
+        past = shape["kv_len"] - 1 if shape["kv_len"] else 0
+        positions = torch.arange(past, past + lnew, dtype=torch.float64)
+        inv_freq = 10000.0 ** (-torch.arange(0, d, 2, dtype=torch.float64) / d)
+        angles = torch.cat([positions[:, None] * inv_freq[None]] * 2, dim=-1)
+        cos, sin = angles.cos().to(tdtype), angles.sin().to(tdtype)
+        try:
+            sdpa(*[torch.zeros(1, 1, 1, 8)] * 3, enable_gqa=False)
+            gqa = {"enable_gqa": hq != hkv}
+        except TypeError:
+            gqa = None
+        if past:
+            k_cache, v_cache = (torch.zeros(b, hkv, past + lnew, d, dtype=tdtype)
+                                for _ in range(2))
+            k_cache[:, :, :past] = torch.from_numpy(cache[0]).permute(0, 2, 1, 3)
+            v_cache[:, :, :past] = torch.from_numpy(cache[1]).permute(0, 2, 1, 3)
+        xt = torch.from_numpy(x).to(tdtype)
+
+        def rope(t):
+            half = t.shape[-1] // 2
+            rotated = torch.cat([-t[..., half:], t[..., :half]], dim=-1)
+            return t * cos + rotated * sin
+
+        def attend(q, k, v, causal):
+            if gqa is None and hq != hkv:
+                k = k.repeat_interleave(hq // hkv, dim=1)
+                v = v.repeat_interleave(hq // hkv, dim=1)
+            return sdpa(q, k, v, is_causal=causal, **(gqa or {}))
+
+        def run():
+            with torch.inference_mode():
+                q = rope(proj["wq"](xt).view(b, lnew, hq, d).transpose(1, 2))
+                k = rope(proj["wk"](xt).view(b, lnew, hkv, d).transpose(1, 2))
+                v = proj["wv"](xt).view(b, lnew, hkv, d).transpose(1, 2)
+                if past:
+                    k_cache[:, :, past:] = k
+                    v_cache[:, :, past:] = v
+                    o = attend(q, k_cache, v_cache, False)
+                else:
+                    o = attend(q, k, v, shape["causal"])
+                o = o.transpose(1, 2).reshape(b, lnew, hq * d)
+                return proj["wo"](o)
+        return run
+
+
+class OrtLayerBase(OrtBase):
+    """The bert-like layer (f32) as an ONNX graph whose projections are MatMul nodes
+    over constant weights; subclasses give the nodes from x to the heads' outputs."""
+
+    def prepare(self, shape, dtype, weights, x, cache):
+        if dtype != "f32":
+            raise Skip("CPU attention contrib ops are f32 only")
+        if not shape["packed"]:
+            raise Skip("runs the bert-like layers (no RoPE, equal heads, not causal)")
+        b, lnew, e = x.shape
+        constants = {
+            "w_in": np.concatenate([weights["wq"], weights["wk"], weights["wv"]]).T,
+            "b_in": np.concatenate([weights["bq"], weights["bk"], weights["bv"]]),
+            "w_out": weights["wo"].T, "b_out": weights["bo"]}
+        helper, numpy_helper = self.onnx.helper, self.onnx.numpy_helper
+        nodes = [helper.make_node("Constant", [], [n], value=numpy_helper.from_array(
+            np.ascontiguousarray(a), n)) for n, a in constants.items()]
+        nodes += self._attention_nodes(shape["heads"], e) + [
+            helper.make_node("MatMul", ["heads", "w_out"], ["projected"]),
+            helper.make_node("Add", ["projected", "b_out"], ["out"])]
+        session = self._session(nodes, [("x", self.onnx.TensorProto.FLOAT, [b, lnew, e])],
+                                ["out"])
+
+        def run():
+            return session.run(["out"], {"x": x})[0]
+        return run
+
+
+class OrtMultiHeadAttentionLayer(OrtLayerBase):
+    """MatMul(x, [Wq; Wk; Wv]^T), Split, com.microsoft.MultiHeadAttention (adding the
+    Q/K/V biases), MatMul(Wo^T) and Add."""
+    name = "ort-mha-layer"
+
+    def _attention_nodes(self, heads, e):
+        helper = self.onnx.helper
+        split = self.onnx.numpy_helper.from_array(np.array([e, e, e], np.int64), "split")
+        return [helper.make_node("Constant", [], ["split"], value=split),
+                helper.make_node("MatMul", ["x", "w_in"], ["qkv"]),
+                helper.make_node("Split", ["qkv", "split"], ["q", "k", "v"], axis=2),
+                helper.make_node("MultiHeadAttention", ["q", "k", "v", "b_in"], ["heads"],
+                                 domain="com.microsoft", num_heads=heads)]
+
+
+class OrtAttentionLayer(OrtLayerBase):
+    """com.microsoft.Attention, which runs the Q/K/V projection itself (the form ORT's
+    transformer optimizer gives a BERT layer), then MatMul(Wo^T) and Add."""
+    name = "ort-attention-layer"
+
+    def _attention_nodes(self, heads, e):
+        return [self.onnx.helper.make_node("Attention", ["x", "w_in", "b_in"], ["heads"],
+                                           domain="com.microsoft", num_heads=heads)]
+
+
+ALL_LAYER_PEERS = [TorchMultiheadAttentionLayer, TorchLlamaLayer, OrtMultiHeadAttentionLayer,
+                   OrtAttentionLayer]

@@ -40,6 +40,8 @@ HOW_TO_READ = """\
 - The peaks are measured in the same run (*Ceilings*): a Highway FMA loop with enough
   independent accumulators for two FMA pipes, a `vdpbf16ps` loop where the CPU has it,
   and a streaming read of 512 MiB. Percentages make reports of different CPUs comparable.
+- *Layer* rows time `mha_layer_forward` (bench/layer_bench.cc), named like the others with
+  the weights' dtype; their FLOPs add the projections' 2·M·N·K to the attention's.
 - `unsupported [n]` means the backend declined the call; note n gives its reason.
 - Peers run in one Python process on the same numpy buffers, alternating with mha; the
   speed-up is the peer's median time over mha's (> 1: mha is faster). `max abs diff` is
@@ -124,12 +126,39 @@ def source_commit():
     return commit + ("+changes" if changed else "")
 
 
+def layer_records(bench_json, records, ceil):
+    """The layer rows of records with their read bandwidth (decode) and percentages of
+    the ceilings that bound them: the bf16 dot peak for bf16 weights where the CPU has
+    one, else the f32 FMA peak; the read bandwidth for decode."""
+    counters = {}
+    for b in json.loads(pathlib.Path(bench_json).read_text()).get("benchmarks", []):
+        counters["/".join(b.get("run_name", b["name"]).split("/")[:5])] = b
+    rows = []
+    for r in records:
+        if not md.is_layer(r["shape"]):
+            continue
+        r = dict(r)
+        rows.append(r)
+        c = ceil.get(r["threads"])
+        if "error" in r or not c:
+            continue
+        b = counters[f"{r['backend']}/{r['isa']}/{r['shape']}/{r['dtype']}/threads:{r['threads']}"]
+        peak = c.get("bf16") if r["dtype"] == "bf16" and c.get("bf16") else c["fma"]
+        r["pct_peak"] = 100.0 * r["gflops"] / peak
+        if b.get("read_GB/s") is not None:
+            r["read_gbs"] = b["read_GB/s"]
+            r["pct_bw"] = 100.0 * r["read_gbs"] / c["read"]
+    return rows
+
+
 def render(out_dir):
     data = out_dir / "data"
     info = json.loads((data / "info.json").read_text())
     meta = json.loads((data / "meta.json").read_text())
     context, records = bench_results.load(data / "bench.json")
     ceil = bench_results.ceilings(data / "bench.json")
+    layer = layer_records(data / "bench.json", records, ceil)
+    records = [r for r in records if not md.is_layer(r["shape"])]
     bench_results.apply_ceilings(records, ceil)
     peers = json.loads((data / "peers.json").read_text()) \
         if (data / "peers.json").exists() else None
@@ -138,7 +167,10 @@ def render(out_dir):
     text = f"# mha benchmark report: {info['cpu']['model']}\n\n"
     text += ("Quick run (CI shapes, short timings). " if meta["quick"] else "") + \
         f"Produced by `{meta['command']}`" + \
-        (f" from commit {meta['source']}" if meta.get("source") else "") + ".\n\n## Machine\n\n"
+        (f" from commit {meta['source']}" if meta.get("source") else "") + ".\n\n"
+    if layer:
+        text += "## Layer\n\n" + md.layer_section(layer, peers, notes)
+    text += "\n## Machine\n\n"
     text += md.machine(info, context, meta["bench_command"])
     text += "\n## Ceilings (this run: the better of before and after the benchmarks)\n\n"
     text += md.ceilings_table(ceil)

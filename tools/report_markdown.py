@@ -176,3 +176,89 @@ def peers_section(peers, notes):
     if lines:
         text += "\nNot run:\n\n" + "\n".join(lines) + "\n"
     return text
+
+
+# ---- The whole layer ----------------------------------------------------------------------
+
+def is_layer(shape):
+    """Whether a shape id is one of the layer shapes (bench/layer_bench.cc)."""
+    return shape.endswith("-layer") or "-layer-" in shape
+
+
+def _layer_cell(r, notes):
+    if r is None:
+        return "-"
+    if "error" in r:
+        return _cell(r, notes)
+    cell = f"{r['gflops']:.1f} ({r['pct_peak']:.0f}%)"
+    if r.get("read_gbs") is not None:
+        cell += f", {r['read_gbs']:.1f} GB/s ({r['pct_bw']:.0f}%)"
+    return cell
+
+
+def layer_table(records, threads, notes):
+    """The layer rows of one thread count: one column per backend, one row per shape and
+    weight dtype."""
+    columns = list(dict.fromkeys((r["backend"], r["isa"]) for r in records))
+    index = {(r["backend"], r["isa"], r["shape"], r["dtype"], r["threads"]): r
+             for r in records}
+    rows = []
+    for shape, dtype in _shape_order(records):
+        cells = [_layer_cell(index.get((b, isa, shape, dtype, threads)), notes)
+                 for b, isa in columns]
+        if any(c != "-" for c in cells):
+            rows.append([shape, dtype] + cells)
+    return table(["shape", "weights"] + [f"{b}:{isa}" for b, isa in columns], rows)
+
+
+def layer_peers(layer, notes):
+    """Every runner of each layer case: GFLOP/s, the difference from the first mha
+    backend's output, and for mha's runners the speed-up over each peer."""
+    peers = list(dict.fromkeys(x["peer"] for x in layer["ratios"]))
+    speedup = {(x["shape"], x["dtype"], x["mha"], x["peer"]): x["speedup"]
+               for x in layer["ratios"]}
+    rows = []
+    for case in layer["cases"]:
+        for name, r in case["results"].items():
+            if name.startswith("mha-reference"):
+                continue
+            row = [case["shape"], case["dtype"], name]
+            if "median_ms" not in r:
+                rows.append(row + ["error " + notes.ref(r.get("error", "?")), "-"] +
+                            ["-"] * len(peers))
+                continue
+            row += [f"{r['gflops']:.1f}", f"{r['max_abs_diff']:.1e}"]
+            for p in peers:
+                x = speedup.get((case["shape"], case["dtype"], name, p))
+                row.append("-" if x is None else f"{x:.2f}x")
+            rows.append(row)
+    return table(["shape", "dtype", "runner", "GFLOP/s", "max abs diff"] +
+                 [f"vs {p}" for p in peers], rows)
+
+
+def layer_section(records, peers, notes):
+    """The Layer section: the layer rows per thread count, then the peers."""
+    text = ("`mha_layer_forward`, the whole layer: Q/K/V projections, RoPE, attention and "
+            "the output projection. Cells are `GFLOP/s (% of peak)` with FLOPs = 2·M·N·K "
+            "per projection + 4·B·Hq·D·(visible pairs); the peak is the same run's bf16 "
+            "dot peak for bf16 weights (where the CPU has one), else the f32 FMA peak. "
+            "Decode cells add `GB/s (% of the read bandwidth)` of the weights and K/V "
+            "cache read per step. bf16 rows are bf16 throughout (weights, x, out, "
+            "activations, cache).\n")
+    for t in sorted({r["threads"] for r in records}):
+        text += f"\n**{t} thread(s)**\n\n" + layer_table(records, t, notes)
+    layer = (peers or {}).get("layer")
+    if layer and layer["cases"]:
+        text += (f"\n**Against peers**, {peers['threads']} thread(s), medians of "
+                 f"{peers['reps']} reps; `vs` columns are peer time / mha time (> 1: mha "
+                 "is faster)\n\n" + layer_peers(layer, notes))
+        skipped = {}
+        for case in layer["cases"]:
+            for s in case["skipped"]:
+                skipped.setdefault((s["runner"], s["reason"]), []).append(
+                    f"{case['shape']}/{case['dtype']}")
+        if skipped:
+            text += "\nNot run:\n\n" + "".join(
+                f"- {runner} on {', '.join(cases)}: {reason}\n"
+                for (runner, reason), cases in skipped.items())
+    return text
