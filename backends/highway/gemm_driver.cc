@@ -1,5 +1,6 @@
 // The GEMM's one OpenMP loop and its work items: each item copies its x rows into
-// scratch (converted to the tiles' type), runs the tiles over all of K block by block (panel slices
+// scratch (converted to the tiles' type; f32 rows the tiles can read in place are not
+// copied), runs the tiles over all of K block by block (panel slices
 // outside, row tiles inside, so a slice is reused by every row of the block) and
 // stores its C block through the epilogue.
 #include <omp.h>
@@ -68,6 +69,10 @@ void RunItem(const GemmPlan& plan, int64_t item, float* scratch) {
   for (int64_t k0 = 0; k0 < layer.k; k0 += plan.kc) {
     const int64_t depth = std::min(plan.kc, layer.k - k0);
     for (int64_t r = 0; r < rows; ++r) {
+      if (plan.x_direct) {
+        a[r] = x_rows[r] + k0 * x_size;
+        continue;
+      }
       char* dst = converted + r * plan.a_stride * a_size;
       kernels.convert_row(x_rows[r] + k0 * x_size, call.x_dtype, depth, depth + depth % 2,
                           dst);

@@ -39,6 +39,11 @@ GemmPlan MakeGemmPlan(const GemmLayer& layer, const mha_linear_call& call) {
   plan.a_stride = RoundUp(plan.kc, kFloatAlign);
   plan.scratch_floats = RoundUp(plan.mc * plan.nc + plan.mc * plan.a_stride, kFloatAlign);
   plan.rope_half = call.rope != MHA_ROPE_NONE ? call.rope_dims / 2 : 0;
+  // f32 tiles read f32 x in place, unless its rows are a multiple of 4 KiB apart: those
+  // map to few L1/L2 sets, and the copy is cheaper than the conflicts.
+  const int64_t row_step = call.seq > 1 ? call.x_seq_stride : call.x_batch_stride;
+  plan.x_direct = call.x_dtype == MHA_F32 && layer.kernels.a_dtype == MHA_F32 &&
+                  (row_step * 4) % 4096 != 0;
   return plan;
 }
 

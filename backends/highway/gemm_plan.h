@@ -30,6 +30,7 @@ struct GemmPlan {
   int64_t a_stride = 0;         // elements of a row of the A block (kc rounded up)
   int64_t scratch_floats = 0;   // per thread: C block, then converted A rows
   int64_t rope_half = 0;        // rope_dims / 2, 0 without RoPE
+  bool x_direct = false;        // the tiles read x's rows in place
   float* rope_table = nullptr;  // per row: rope_half cos, then rope_half sin
 };
 
