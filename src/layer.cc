@@ -6,6 +6,7 @@
 
 #include "dtype.h"
 #include "error.h"
+#include "validate.h"
 
 namespace mha {
 namespace {
@@ -58,21 +59,9 @@ mha_status CheckShape(const mha_layer_desc& d, mha_layer* l) {
 }
 
 mha_status CheckAttentionOptions(const mha_layer_desc& d, mha_layer* l) {
-  if (!std::isfinite(d.scale) || d.scale < 0) {
-    return Invalid(Format("desc->scale=%g must be finite and >= 0 (0: 1/sqrt(head_dim))",
-                          static_cast<double>(d.scale)));
-  }
-  if (!std::isfinite(d.softcap) || d.softcap < 0) {
-    return Invalid(Format("desc->softcap=%g must be finite and >= 0 (0: off)",
-                          static_cast<double>(d.softcap)));
-  }
-  if (d.causal != 0 && d.causal != 1) {
-    return Invalid(Format("desc->causal=%d must be 0 or 1", d.causal));
-  }
-  if (d.window_left < -1 || d.window_right < -1) {
-    return Invalid(Format("desc->window_left=%" PRId64 ", window_right=%" PRId64
-                          ": each must be >= 0, or -1 for unlimited",
-                          d.window_left, d.window_right));
+  if (mha_status s = CheckMaskOptions(d.scale, d.causal, d.window_left, d.window_right,
+                                      d.softcap)) {
+    return s;
   }
   mha_attention_desc_init(&l->attention);
   l->attention.scale = d.scale;

@@ -68,6 +68,27 @@ mha_status CheckTensor(const char* name, const mha_tensor* t, const int64_t min_
   return MHA_OK;
 }
 
+mha_status CheckMaskOptions(float scale, int causal, int64_t window_left, int64_t window_right,
+                            float softcap) {
+  if (!std::isfinite(scale) || scale < 0) {
+    return Invalid(Format("desc->scale=%g must be finite and >= 0 (0: 1/sqrt(head_dim))",
+                          static_cast<double>(scale)));
+  }
+  if (!std::isfinite(softcap) || softcap < 0) {
+    return Invalid(Format("desc->softcap=%g must be finite and >= 0 (0: off)",
+                          static_cast<double>(softcap)));
+  }
+  if (causal != 0 && causal != 1) {
+    return Invalid(Format("desc->causal=%d must be 0 or 1", causal));
+  }
+  if (window_left < -1 || window_right < -1) {
+    return Invalid(Format("desc->window_left=%" PRId64 ", window_right=%" PRId64
+                          ": each must be >= 0, or -1 for unlimited",
+                          window_left, window_right));
+  }
+  return MHA_OK;
+}
+
 namespace {
 
 mha_status ExpectDim(const char* name, const mha_tensor* t, int axis, int64_t expected,
@@ -119,21 +140,9 @@ mha_status CheckProbs(const mha_tensor* probs, const int64_t full[4]) {
 }
 
 mha_status CheckOptions(const mha_attention_desc& d, const mha_problem& p) {
-  if (!std::isfinite(d.scale) || d.scale < 0) {
-    return Invalid(Format("desc->scale=%g must be finite and >= 0 (0: 1/sqrt(head_dim))",
-                          static_cast<double>(d.scale)));
-  }
-  if (!std::isfinite(d.softcap) || d.softcap < 0) {
-    return Invalid(Format("desc->softcap=%g must be finite and >= 0 (0: off)",
-                          static_cast<double>(d.softcap)));
-  }
-  if (d.causal != 0 && d.causal != 1) {
-    return Invalid(Format("desc->causal=%d must be 0 or 1", d.causal));
-  }
-  if (d.window_left < -1 || d.window_right < -1) {
-    return Invalid(Format("desc->window_left=%" PRId64 ", window_right=%" PRId64
-                          ": each must be >= 0, or -1 for unlimited",
-                          d.window_left, d.window_right));
+  if (mha_status s = CheckMaskOptions(d.scale, d.causal, d.window_left, d.window_right,
+                                      d.softcap)) {
+    return s;
   }
   if (d.kv_lens) {
     for (int64_t b = 0; b < p.batch; ++b) {

@@ -13,6 +13,11 @@ namespace mha {
 mha_status CheckTensor(const char* name, const mha_tensor* t, const int64_t min_dims[4],
                        bool unit_last_stride);
 
+// Checks the options an attention desc and a layer desc share (messages name them
+// desc->scale, desc->causal, ...).
+mha_status CheckMaskOptions(float scale, int causal, int64_t window_left, int64_t window_right,
+                            float softcap);
+
 // Checks the arguments of mha_attention. On success fills *problem (num_threads is
 // left for the caller) and returns MHA_OK; otherwise records a message that names
 // the argument and its values and returns MHA_ERR_INVALID_ARGUMENT.

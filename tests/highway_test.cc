@@ -16,6 +16,7 @@
 #include "conformance.h"
 #include "dtype.h"
 #include "hwy/highway.h"
+#include "highway_targets.h"
 #include "hwy/targets.h"
 #include "test_util.h"
 
@@ -23,22 +24,6 @@ namespace mha_test {
 namespace {
 
 const std::vector<int64_t> kHeadDims = {1, 7, 16, 40, 64, 80, 96, 128, 256};
-
-// Makes the backend choose `target` (contexts created while it lives) by hiding
-// the better ones, as MHA_MAX_ISA would.
-class ScopedTarget {
- public:
-  explicit ScopedTarget(int64_t target) {
-    hwy::SetSupportedTargetsForTest(0);
-    hwy::SetSupportedTargetsForTest(hwy::SupportedTargets() & ~(target - 1));
-  }
-  ~ScopedTarget() { hwy::SetSupportedTargetsForTest(0); }
-};
-
-std::vector<int64_t> Targets() {
-  hwy::SetSupportedTargetsForTest(0);
-  return hwy::SupportedAndGeneratedTargets();
-}
 
 TEST_CASE("highway: conformance grid on every target", "[highway]") {
   for (int64_t target : Targets()) {

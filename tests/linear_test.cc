@@ -14,6 +14,7 @@
 
 #include "dtype.h"
 #include "hwy/highway.h"
+#include "highway_targets.h"
 #include "hwy/targets.h"
 #include "mha/mha.h"
 #include "test_util.h"
@@ -179,20 +180,6 @@ void Check(Problem& p, const Output& out) {
     }
   }
   CHECK(bad == 0);
-}
-
-class ScopedTarget {
- public:
-  explicit ScopedTarget(int64_t target) {
-    hwy::SetSupportedTargetsForTest(0);
-    hwy::SetSupportedTargetsForTest(hwy::SupportedTargets() & ~(target - 1));
-  }
-  ~ScopedTarget() { hwy::SetSupportedTargetsForTest(0); }
-};
-
-std::vector<int64_t> Targets() {
-  hwy::SetSupportedTargetsForTest(0);
-  return hwy::SupportedAndGeneratedTargets();
 }
 
 // Sizes that cross every block and vector width: small ones, near multiples of 6,

@@ -1,7 +1,5 @@
 #include "attention_runner.h"
 
-#include <omp.h>
-
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -11,6 +9,7 @@
 #include "dnnl_compat.h"
 #include "dtype.h"
 #include "mask.h"
+#include "omp_threads.h"
 #include "row_ops.h"
 #include "tensor_view.h"
 
@@ -243,16 +242,6 @@ std::shared_ptr<const CachedPrimitive> Softmax(EngineState& state, const TensorS
                            pd.impl_info_str()};
   });
 }
-
-// Sets the calling thread's OpenMP team size for oneDNN, and restores it.
-class OmpThreads {
- public:
-  explicit OmpThreads(int n) : saved_(omp_get_max_threads()) { omp_set_num_threads(n); }
-  ~OmpThreads() { omp_set_num_threads(saved_); }
-
- private:
-  int saved_;
-};
 
 // Runs cached primitives of one call on its stream, with the call's scratchpad.
 class ChunkExecutor {

@@ -1,7 +1,5 @@
 #include "linear.h"
 
-#include <omp.h>
-
 #include <cstdio>
 #include <memory>
 #include <unordered_map>
@@ -9,6 +7,7 @@
 
 #include "dtype.h"
 #include "linear_rows.h"
+#include "omp_threads.h"
 
 namespace mha {
 namespace onednn {
@@ -51,16 +50,6 @@ dnnl::matmul::primitive_desc MatmulPd(const dnnl::engine& engine, const memory::
   return dnnl::matmul::primitive_desc(dnnl::matmul::desc(src, weights, bias, dst), attr, engine);
 #endif
 }
-
-// Sets the calling thread's OpenMP team size for oneDNN, and restores it.
-class OmpThreads {
- public:
-  explicit OmpThreads(int n) : saved_(omp_get_max_threads()) { omp_set_num_threads(n); }
-  ~OmpThreads() { omp_set_num_threads(saved_); }
-
- private:
-  int saved_;
-};
 
 }  // namespace
 
