@@ -15,8 +15,8 @@
 
 #include "conformance.h"
 #include "dtype.h"
-#include "hwy/highway.h"
 #include "highway_targets.h"
+#include "hwy/highway.h"
 #include "hwy/targets.h"
 #include "test_util.h"
 
