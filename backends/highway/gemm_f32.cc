@@ -1,6 +1,7 @@
 // The f32 GEMM kernels (FMA tiles over f32 panels, and x rows widened to f32),
 // compiled for every Highway target.
 #include <cstdint>
+#include <cstring>
 
 #include "gemm_kernels.h"
 
@@ -39,7 +40,10 @@ void GemmConvertRowF32(const void* x, mha_dtype x_dtype, int64_t count, int64_t 
                        void* dst_void) {
   float* dst = static_cast<float*>(dst_void);
   int64_t i = 0;
-  if (x_dtype == MHA_BF16) {
+  if (x_dtype == MHA_F32) {
+    std::memcpy(dst, x, static_cast<size_t>(count) * sizeof(float));
+    i = count;
+  } else if (x_dtype == MHA_BF16) {
     i = WidenVectors(static_cast<const hwy::bfloat16_t*>(x), count, dst);
   } else if (x_dtype == MHA_F16) {
     i = WidenVectors(static_cast<const hwy::float16_t*>(x), count, dst);
