@@ -120,6 +120,9 @@ class OrtBase:
         options = self.ort.SessionOptions()
         options.intra_op_num_threads = self.threads
         options.inter_op_num_threads = 1
+        # ORT's workers spin after each run by default; in one process with the other
+        # runners they would take a core from whichever runs next.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         return self.ort.InferenceSession(model.SerializeToString(), options,
                                          providers=["CPUExecutionProvider"])
 
