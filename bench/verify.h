@@ -1,7 +1,7 @@
 // mha_bench --verify: checks that a benchmark computes the attention its shape names,
 // by comparing the output of its first call with the reference backend's on the same
-// inputs. It guards the bench itself (cbc6da8: causal rows ran non-causal); tests/
-// remain where the backends' correctness is tested.
+// inputs. It guards the bench itself (say, a causal row run without its causal flag);
+// tests/ remain where the backends' correctness is tested.
 #ifndef MHA_BENCH_VERIFY_H_
 #define MHA_BENCH_VERIFY_H_
 
