@@ -73,6 +73,12 @@ inline int DtypeValue(const mha_dtype& dtype) {
   return value;
 }
 
+// Whether a caller's dtype field holds one of the three dtypes.
+inline bool IsDtype(const mha_dtype& dtype) {
+  const int value = DtypeValue(dtype);
+  return value == MHA_F32 || value == MHA_BF16 || value == MHA_F16;
+}
+
 inline int64_t DtypeSize(mha_dtype dtype) { return dtype == MHA_F32 ? 4 : 2; }
 
 // Reads element `index` of a buffer of the given dtype as f32.

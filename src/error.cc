@@ -14,6 +14,10 @@ mha_status Fail(mha_status status, std::string message) {
   return status;
 }
 
+mha_status Invalid(std::string message) {
+  return Fail(MHA_ERR_INVALID_ARGUMENT, std::move(message));
+}
+
 std::string Format(const char* format, ...) {
   va_list args;
   va_start(args, format);

@@ -11,6 +11,9 @@ namespace mha {
 // Records `message` as this thread's last error and returns `status`.
 mha_status Fail(mha_status status, std::string message);
 
+// Fail(MHA_ERR_INVALID_ARGUMENT, message).
+mha_status Invalid(std::string message);
+
 // printf-style formatting into a std::string.
 std::string Format(const char* format, ...) __attribute__((format(printf, 1, 2)));
 

@@ -5,18 +5,11 @@
 
 #include "dtype.h"
 #include "error.h"
+#include "tensor_view.h"
 
 mha_tensor mha_kv_cache::View(void* data, int64_t seq) const {
-  mha_tensor t{};
-  t.data = data;
-  t.dtype = dtype;
-  const int64_t dims[4] = {batch, seq, num_kv_heads, head_dim};
-  const int64_t strides[4] = {capacity * num_kv_heads * head_dim, num_kv_heads * head_dim,
-                              head_dim, 1};
-  for (int a = 0; a < 4; ++a) {
-    t.dims[a] = dims[a];
-    t.strides[a] = strides[a];
-  }
+  mha_tensor t = mha::ContiguousView(data, dtype, batch, seq, num_kv_heads, head_dim);
+  t.strides[0] = capacity * num_kv_heads * head_dim;  // rows past seq stay in between
   return t;
 }
 
@@ -30,10 +23,10 @@ mha_status mha_kv_cache_create(mha_context* ctx, int64_t batch, int64_t num_kv_h
   if (!out) return Fail(MHA_ERR_INVALID_ARGUMENT, "out is NULL");
   *out = nullptr;
   if (!ctx) return Fail(MHA_ERR_INVALID_ARGUMENT, "ctx is NULL");
-  const int d = mha::DtypeValue(dtype);
-  if (d != MHA_F32 && d != MHA_BF16 && d != MHA_F16) {
+  if (!mha::IsDtype(dtype)) {
     return Fail(MHA_ERR_INVALID_ARGUMENT,
-                Format("dtype=%d is not a dtype (MHA_F32, MHA_BF16 or MHA_F16)", d));
+                Format("dtype=%d is not a dtype (MHA_F32, MHA_BF16 or MHA_F16)",
+                       mha::DtypeValue(dtype)));
   }
   int64_t bytes = 0;
   if (batch < 1 || num_kv_heads < 1 || capacity < 1 || head_dim < 1 ||

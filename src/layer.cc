@@ -11,15 +11,6 @@
 namespace mha {
 namespace {
 
-mha_status Invalid(std::string message) {
-  return Fail(MHA_ERR_INVALID_ARGUMENT, std::move(message));
-}
-
-bool KnownDtype(const mha_dtype& d) {
-  const int v = DtypeValue(d);
-  return v == MHA_F32 || v == MHA_BF16 || v == MHA_F16;
-}
-
 mha_status CheckShape(const mha_layer_desc& d, mha_layer* l) {
   if (d.d_model < 1 || d.kv_d_model < 0 || d.num_heads < 1 || d.num_kv_heads < 0 ||
       d.head_dim < 0) {
@@ -49,7 +40,7 @@ mha_status CheckShape(const mha_layer_desc& d, mha_layer* l) {
                           " * %" PRId64 " overflows int64",
                           l->num_heads, l->head_dim, l->d_model));
   }
-  if (!KnownDtype(d.weight_dtype) || !KnownDtype(d.activation_dtype)) {
+  if (!IsDtype(d.weight_dtype) || !IsDtype(d.activation_dtype)) {
     return Invalid(Format("desc->weight_dtype=%d, activation_dtype=%d: each must be MHA_F32, "
                           "MHA_BF16 or MHA_F16", DtypeValue(d.weight_dtype),
                           DtypeValue(d.activation_dtype)));

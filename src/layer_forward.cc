@@ -11,14 +11,11 @@
 #include "error.h"
 #include "kv_cache.h"
 #include "layer.h"
+#include "tensor_view.h"
 #include "validate.h"
 
 namespace mha {
 namespace {
-
-mha_status Invalid(std::string message) {
-  return Fail(MHA_ERR_INVALID_ARGUMENT, std::move(message));
-}
 
 // x, x_kv and out are [B, L, 1, features] views.
 mha_status CheckRows(const char* name, const mha_tensor* t, int64_t features,
@@ -113,38 +110,6 @@ bool BufferBytes(int64_t batch, int64_t len, int64_t heads, int64_t dim, mha_dty
          !__builtin_mul_overflow(*bytes, DtypeSize(dtype), bytes);
 }
 
-mha_tensor Bshd(void* data, mha_dtype dtype, int64_t batch, int64_t len, int64_t heads,
-                int64_t dim) {
-  mha_tensor t{};
-  t.data = data;
-  t.dtype = dtype;
-  const int64_t dims[4] = {batch, len, heads, dim};
-  const int64_t strides[4] = {len * heads * dim, heads * dim, dim, 1};
-  for (int a = 0; a < 4; ++a) {
-    t.dims[a] = dims[a];
-    t.strides[a] = strides[a];
-  }
-  return t;
-}
-
-// A projection of the rows of `x` into the [B, L, H, D] view `y`.
-mha_linear_call ProjectionCall(const mha_tensor& x, const mha_tensor& y) {
-  mha_linear_call c{};
-  c.batch = x.dims[0];
-  c.seq = x.dims[1];
-  c.x = x.data;
-  c.x_dtype = x.dtype;
-  c.x_batch_stride = x.strides[0];
-  c.x_seq_stride = x.strides[1];
-  c.y = y.data;
-  c.y_dtype = y.dtype;
-  c.y_batch_stride = y.strides[0];
-  c.y_seq_stride = y.strides[1];
-  c.y_head_stride = y.strides[2];
-  c.head_dim = y.dims[3];
-  return c;
-}
-
 void WithRope(const mha_layer& l, const RowPlan& plan, mha_linear_call* c) {
   if (l.rope == MHA_ROPE_NONE) return;
   c->rope = l.rope;
@@ -161,7 +126,9 @@ void AverageHeads(const std::vector<float>& per_head, int64_t heads, mha_tensor*
     for (int64_t i = 0; i < len; ++i) {
       for (int64_t j = 0; j < keys; ++j) {
         double sum = 0;
-        for (int64_t h = 0; h < heads; ++h) sum += per_head[((b * heads + h) * len + i) * keys + j];
+        for (int64_t h = 0; h < heads; ++h) {
+          sum += per_head[((b * heads + h) * len + i) * keys + j];
+        }
         dst[b * probs->strides[0] + i * probs->strides[2] + j * probs->strides[3]] =
             static_cast<float>(sum / double(heads));
       }
@@ -253,23 +220,23 @@ mha_status ForwardLayer(mha_layer* layer, const mha_tensor* x, const mha_tensor*
                        2 * q_bytes + 2 * kv_bytes + probs_floats));
   }
   unsigned char* ws = work.get();
-  const mha_tensor q = Bshd(ws, act, batch, len, l.num_heads, l.head_dim);
-  const mha_tensor heads = Bshd(ws + q_bytes, act, batch, len, l.num_heads, l.head_dim);
+  const mha_tensor q = ContiguousView(ws, act, batch, len, l.num_heads, l.head_dim);
+  const mha_tensor heads = ContiguousView(ws + q_bytes, act, batch, len, l.num_heads, l.head_dim);
   mha_tensor k, v;
   if (cache) {
     k = cache->View(cache->k.get(), plan.max_keys);
     v = cache->View(cache->v.get(), plan.max_keys);
   } else {
-    k = Bshd(ws + 2 * q_bytes, act, batch, kv_in.dims[1], l.num_kv_heads, l.head_dim);
-    v = Bshd(ws + 2 * q_bytes + kv_bytes, act, batch, kv_in.dims[1], l.num_kv_heads,
+    k = ContiguousView(ws + 2 * q_bytes, act, batch, kv_in.dims[1], l.num_kv_heads, l.head_dim);
+    v = ContiguousView(ws + 2 * q_bytes + kv_bytes, act, batch, kv_in.dims[1], l.num_kv_heads,
              l.head_dim);
   }
 
-  mha_linear_call q_call = ProjectionCall(*x, q);
+  mha_linear_call q_call = LinearCallFor(*x, q);
   WithRope(l, plan, &q_call);
-  mha_linear_call k_call = ProjectionCall(kv_in, k);
+  mha_linear_call k_call = LinearCallFor(kv_in, k);
   WithRope(l, plan, &k_call);
-  mha_linear_call v_call = ProjectionCall(kv_in, v);
+  mha_linear_call v_call = LinearCallFor(kv_in, v);
   if (cache) {  // only the new tokens, each row at its own cache position
     for (mha_linear_call* c : {&k_call, &v_call}) {
       c->seq_lens = plan.queries.data();
@@ -285,7 +252,7 @@ mha_status ForwardLayer(mha_layer* layer, const mha_tensor* x, const mha_tensor*
   desc.lse = o.lse;
   mha_tensor per_head_view;
   if (average) {
-    per_head_view = Bshd(per_head_probs.data(), MHA_F32, batch, l.num_heads, len,
+    per_head_view = ContiguousView(per_head_probs.data(), MHA_F32, batch, l.num_heads, len,
                          plan.max_keys);
     desc.probs = &per_head_view;
   } else {
@@ -298,8 +265,9 @@ mha_status ForwardLayer(mha_layer* layer, const mha_tensor* x, const mha_tensor*
   if (mha_status s = RunAttention(l.ctx, &q, &k, &v, &heads_out, &desc)) return s;
   if (average) AverageHeads(per_head_probs, l.num_heads, o.probs);
 
-  const mha_tensor concat = Bshd(heads.data, act, batch, len, 1, l.num_heads * l.head_dim);
-  mha_linear_call o_call = ProjectionCall(concat, *out);
+  const mha_tensor concat =
+      ContiguousView(heads.data, act, batch, len, 1, l.num_heads * l.head_dim);
+  mha_linear_call o_call = LinearCallFor(concat, *out);
   o_call.seq_lens = plan.queries.data();
   if (mha_status s = RunLinear(*l.wo, o_call)) return s;
   ZeroPaddingRows(plan, out);

@@ -54,6 +54,23 @@ mha_status CreateLinear(mha_context* ctx, const mha_linear_desc& desc, mha_linea
                      declined.c_str(), mha_context_backend(ctx)));
 }
 
+mha_linear_call LinearCallFor(const mha_tensor& x, const mha_tensor& y) {
+  mha_linear_call c{};
+  c.batch = x.dims[0];
+  c.seq = x.dims[1];
+  c.x = x.data;
+  c.x_dtype = x.dtype;
+  c.x_batch_stride = x.strides[0];
+  c.x_seq_stride = x.strides[1];
+  c.y = y.data;
+  c.y_dtype = y.dtype;
+  c.y_batch_stride = y.strides[0];
+  c.y_seq_stride = y.strides[1];
+  c.y_head_stride = y.strides[2];
+  c.head_dim = y.dims[3];
+  return c;
+}
+
 mha_status RunLinear(const mha_linear& linear, mha_linear_call call) {
   using Clock = std::chrono::steady_clock;
   const Clock::time_point start = Clock::now();

@@ -26,6 +26,10 @@ namespace mha {
 // accepts it; backends without one are skipped, and said so under MHA_VERBOSE=2.
 mha_status CreateLinear(mha_context* ctx, const mha_linear_desc& desc, mha_linear** out);
 
+// The call that projects the rows of x [B, L, 1, K] into the [B, L, H, D] view y, with
+// no RoPE, offsets or skipped rows.
+mha_linear_call LinearCallFor(const mha_tensor& x, const mha_tensor& y);
+
 // Runs a call the core built (consistent by construction); num_threads is filled here.
 mha_status RunLinear(const mha_linear& linear, mha_linear_call call);
 

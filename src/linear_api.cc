@@ -6,18 +6,7 @@
 #include "linear.h"
 #include "validate.h"
 
-namespace {
-
-mha_status Invalid(std::string message) {
-  return mha::Fail(MHA_ERR_INVALID_ARGUMENT, std::move(message));
-}
-
-bool KnownDtype(const mha_dtype& d) {
-  const int v = mha::DtypeValue(d);
-  return v == MHA_F32 || v == MHA_BF16 || v == MHA_F16;
-}
-
-}  // namespace
+using mha::Invalid;
 
 extern "C" {
 
@@ -34,7 +23,7 @@ mha_status mha_linear_create(mha_context* ctx, int64_t out_features, int64_t in_
                                ": each must be >= 1 and their product fit in int64",
                                out_features, in_features));
   }
-  if (!KnownDtype(weight_dtype)) {
+  if (!mha::IsDtype(weight_dtype)) {
     return Invalid(mha::Format("weight_dtype=%d is not a dtype (MHA_F32, MHA_BF16 or MHA_F16)",
                                mha::DtypeValue(weight_dtype)));
   }
@@ -70,20 +59,7 @@ mha_status mha_linear_forward(mha_linear* linear, const mha_tensor* x, mha_tenso
                                x->dims[1], linear->out_features));
   }
   if (x->dims[0] == 0 || x->dims[1] == 0) return MHA_OK;
-  mha_linear_call call{};
-  call.batch = x->dims[0];
-  call.seq = x->dims[1];
-  call.x = x->data;
-  call.x_dtype = x->dtype;
-  call.x_batch_stride = x->strides[0];
-  call.x_seq_stride = x->strides[1];
-  call.y = y->data;
-  call.y_dtype = y->dtype;
-  call.y_batch_stride = y->strides[0];
-  call.y_seq_stride = y->strides[1];
-  call.y_head_stride = y->strides[2];
-  call.head_dim = y->dims[3];
-  return mha::RunLinear(*linear, call);
+  return mha::RunLinear(*linear, mha::LinearCallFor(*x, *y));
 }
 
 }  // extern "C"

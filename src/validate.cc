@@ -12,21 +12,12 @@ namespace {
 
 constexpr int64_t kMaxInt64 = std::numeric_limits<int64_t>::max();
 
-mha_status Invalid(std::string message) {
-  return Fail(MHA_ERR_INVALID_ARGUMENT, std::move(message));
-}
-
-bool ValidDtype(const mha_dtype& d) {
-  const int value = DtypeValue(d);
-  return value == MHA_F32 || value == MHA_BF16 || value == MHA_F16;
-}
-
 }  // namespace
 
 mha_status CheckTensor(const char* name, const mha_tensor* t, const int64_t min_dims[4],
                        bool unit_last_stride) {
   if (!t) return Invalid(Format("%s is NULL", name));
-  if (!ValidDtype(t->dtype)) {
+  if (!IsDtype(t->dtype)) {
     return Invalid(Format("%s.dtype=%d is not a dtype (MHA_F32, MHA_BF16 or MHA_F16)",
                           name, DtypeValue(t->dtype)));
   }

@@ -79,17 +79,8 @@ TEST_CASE("layer: nn.MultiheadAttention fixtures on every backend", "[layer][tor
         const bool weights = f.Has("weights");
         const bool averaged = weights && f.Dims("weights").size() == 3;
         const int64_t probs_heads = averaged ? 1 : H;
-        std::vector<float> probs(static_cast<size_t>(B * probs_heads * L * S), -1.0f);
-        mha_tensor probs_view{};
-        probs_view.data = probs.data();
-        probs_view.dtype = MHA_F32;
-        const int64_t pdims[4] = {B, probs_heads, L, S};
-        const int64_t pstrides[4] = {probs_heads * L * S, L * S, S, 1};
-        for (int a = 0; a < 4; ++a) {
-          probs_view.dims[a] = pdims[a];
-          probs_view.strides[a] = pstrides[a];
-        }
-        if (weights) options.probs = &probs_view;
+        Dense probs(B, probs_heads, L, S, -1.0f);
+        if (weights) options.probs = probs.get();
 
         REQUIRE(mha_layer_forward(layer, &xv, cross ? &x_kv_view : nullptr, &out_view, &options,
                                   nullptr) == MHA_OK);
@@ -110,7 +101,7 @@ TEST_CASE("layer: nn.MultiheadAttention fixtures on every backend", "[layer][tor
         const Tolerance tol = ForWeights(dtype, want);
         CheckClose(out, want, tol.atol, tol.rtol, "out");
         if (weights) {
-          CheckClose(probs, f.F32("weights"), dtype == MHA_F32 ? 1e-5 : 2e-2, 0, "probs");
+          CheckClose(probs.values, f.F32("weights"), dtype == MHA_F32 ? 1e-5 : 2e-2, 0, "probs");
         }
         mha_layer_destroy(layer);
       }

@@ -12,7 +12,7 @@
 #include <catch2/catch.hpp>
 
 #include "dtype.h"
-#include "mha/mha.h"
+#include "mha/mha.hpp"
 
 namespace mha_test {
 
@@ -41,16 +41,7 @@ struct Typed {
 // The contiguous [B, L, 1, F] view the layer takes.
 inline mha_tensor RowsView(void* data, mha_dtype dtype, int64_t batch, int64_t len,
                            int64_t features) {
-  mha_tensor t{};
-  t.data = data;
-  t.dtype = dtype;
-  const int64_t dims[4] = {batch, len, 1, features};
-  const int64_t strides[4] = {len * features, features, features, 1};
-  for (int a = 0; a < 4; ++a) {
-    t.dims[a] = dims[a];
-    t.strides[a] = strides[a];
-  }
-  return t;
+  return mha::Rows(data, dtype, batch, len, features).view;
 }
 
 inline std::vector<float> RandomValues(size_t n, std::mt19937_64& rng, float scale) {
