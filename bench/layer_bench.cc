@@ -114,10 +114,7 @@ std::vector<uint8_t> RandomBuffer(mha_dtype dtype, size_t n, uint64_t seed, floa
       std::memcpy(bytes.data() + 4 * i, &x, sizeof x);
       continue;
     }
-    uint32_t bits;
-    std::memcpy(&bits, &x, sizeof bits);
-    bits += 0x7FFF + ((bits >> 16) & 1);
-    const uint16_t half = static_cast<uint16_t>(bits >> 16);
+    const uint16_t half = Bf16FromF32(x);
     std::memcpy(bytes.data() + 2 * i, &half, sizeof half);
   }
   return bytes;
@@ -128,14 +125,6 @@ std::vector<float> RandomFloats(size_t n, uint64_t seed, float scale) {
   FillRandom(values.data(), MHA_F32, n, seed);
   for (float& x : values) x *= scale;
   return values;
-}
-
-float LoadF32(const void* data, mha_dtype dtype, size_t i) {
-  if (dtype == MHA_F32) return static_cast<const float*>(data)[i];
-  const uint32_t bits = uint32_t{static_cast<const uint16_t*>(data)[i]} << 16;
-  float x;
-  std::memcpy(&x, &bits, sizeof x);
-  return x;
 }
 
 mha_tensor Rows(void* data, mha_dtype dtype, int64_t batch, int64_t len, int64_t features) {
@@ -305,11 +294,11 @@ std::string Verify(LayerWorkload& w, const LayerShape& s, mha_dtype dtype) {
   const size_t n = got.size() / DtypeBytes(dtype);
   double max_want = 0, worst = 0, worst_excess = -1e30;
   for (size_t i = 0; i < n; ++i) {
-    max_want = std::max(max_want, std::fabs(double{LoadF32(w.out.data(), dtype, i)}));
+    max_want = std::max(max_want, std::fabs(double{ElementAsF32(w.out.data(), dtype, i)}));
   }
   for (size_t i = 0; i < n; ++i) {
-    const double want = LoadF32(w.out.data(), dtype, i);
-    const double err = std::fabs(LoadF32(got.data(), dtype, i) - want);
+    const double want = ElementAsF32(w.out.data(), dtype, i);
+    const double err = std::fabs(ElementAsF32(got.data(), dtype, i) - want);
     const double tol = dtype == MHA_F32 ? 1e-4 * (1 + std::fabs(want))
                                         : 2e-2 * std::max(1.0, max_want);
     const double excess = std::isnan(err) ? 1e30 : err - tol;

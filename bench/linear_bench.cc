@@ -63,14 +63,6 @@ std::vector<uint16_t> RandomBits(mha_dtype dtype, int64_t count, uint64_t seed) 
   return bits;
 }
 
-float Element(const std::vector<uint16_t>& bits, mha_dtype dtype, size_t i) {
-  uint32_t u = dtype == MHA_F32 ? bits[2 * i] | uint32_t{bits[2 * i + 1]} << 16
-                                : uint32_t{bits[i]} << 16;
-  float f;
-  std::memcpy(&f, &u, 4);
-  return f;
-}
-
 struct LinearRun {
   std::string backend;
   LinearShape shape;
@@ -113,7 +105,8 @@ std::string VerifyAgainstReference(const std::vector<uint16_t>& w, mha_tensor x,
   if (!error.empty()) return error;
   double max_ref = 0, max_diff = 0;
   for (size_t i = 0; i < static_cast<size_t>(s.m * s.n); ++i) {
-    const double ref = Element(want, run.dtype, i), got = Element(y, run.dtype, i);
+    const double ref = ElementAsF32(want.data(), run.dtype, i);
+    const double got = ElementAsF32(y.data(), run.dtype, i);
     max_ref = std::max(max_ref, std::fabs(ref));
     max_diff = std::max(max_diff, std::isnan(got) ? INFINITY : std::fabs(got - ref));
   }

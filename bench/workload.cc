@@ -12,13 +12,6 @@ namespace {
 constexpr double kColdBytes = 512.0 * (1 << 20);
 constexpr int kMaxLayers = 32;
 
-uint16_t Bf16FromF32(float f) {
-  uint32_t bits;
-  std::memcpy(&bits, &f, sizeof bits);
-  bits += 0x7FFF + ((bits >> 16) & 1);  // round to nearest even
-  return static_cast<uint16_t>(bits >> 16);
-}
-
 // A contiguous BSHD tensor [batch, seq, heads, head_dim] over data.
 mha_tensor Bshd(void* data, mha_dtype dtype, int64_t batch, int64_t seq, int64_t heads,
                 int64_t head_dim) {
@@ -27,6 +20,21 @@ mha_tensor Bshd(void* data, mha_dtype dtype, int64_t batch, int64_t seq, int64_t
 }
 
 }  // namespace
+
+uint16_t Bf16FromF32(float f) {
+  uint32_t bits;
+  std::memcpy(&bits, &f, sizeof bits);
+  bits += 0x7FFF + ((bits >> 16) & 1);  // round to nearest even
+  return static_cast<uint16_t>(bits >> 16);
+}
+
+float ElementAsF32(const void* data, mha_dtype dtype, size_t i) {
+  if (dtype == MHA_F32) return static_cast<const float*>(data)[i];
+  const uint32_t bits = uint32_t{static_cast<const uint16_t*>(data)[i]} << 16;
+  float x;
+  std::memcpy(&x, &bits, sizeof x);
+  return x;
+}
 
 void FillRandom(void* data, mha_dtype dtype, size_t n, uint64_t seed) {
   uint64_t state = seed * 0x9E3779B97F4A7C15ull + 1;

@@ -15,6 +15,12 @@
 
 namespace mha_bench {
 
+// f to bf16, rounded to nearest even.
+uint16_t Bf16FromF32(float f);
+
+// Element i of an f32 or bf16 buffer, as f32.
+float ElementAsF32(const void* data, mha_dtype dtype, size_t i);
+
 // Fills n elements of dtype with uniform values in [-1, 1) from a fixed-seed generator
 // (16-bit dtypes rounded to nearest even).
 void FillRandom(void* data, mha_dtype dtype, size_t n, uint64_t seed);
