@@ -68,6 +68,12 @@ def _tensor(array, dtype):
     return t
 
 
+def rows_tensor(array, dtype):
+    """The {B, L, 1, features} view the layer takes of a [B, L, features] array."""
+    batch, length, features = array.shape
+    return _tensor(array.reshape(batch, length, 1, features), dtype)
+
+
 class Library:
     def __init__(self, path):
         self.lib = ctypes.CDLL(os.path.abspath(path))
@@ -88,6 +94,13 @@ class Library:
         lib.mha_layer_forward.argtypes = [ctypes.c_void_p, ctypes.POINTER(Tensor),
                                           ctypes.c_void_p, ctypes.POINTER(Tensor),
                                           ctypes.POINTER(LayerOptions), ctypes.c_void_p]
+        i64, handle = ctypes.c_int64, ctypes.POINTER(ctypes.c_void_p)
+        lib.mha_kv_cache_create.argtypes = [ctypes.c_void_p, i64, i64, i64, i64, ctypes.c_int,
+                                            handle]
+        lib.mha_kv_cache_destroy.argtypes = [ctypes.c_void_p]
+        lib.mha_kv_cache_truncate.argtypes = [ctypes.c_void_p, i64, i64]
+        lib.mha_kv_cache_views.argtypes = [ctypes.c_void_p, ctypes.POINTER(Tensor),
+                                           ctypes.POINTER(Tensor)]
         lib.mha_backend_count.restype = ctypes.c_int
         lib.mha_backend_name.argtypes = [ctypes.c_int]
         lib.mha_backend_name.restype = ctypes.c_char_p
@@ -173,11 +186,11 @@ class Layer:
     def forward(self, x, lens=None):
         """x: f32 [B, L, d_model]; lens: [B] real tokens per row (right padding), or None.
         Returns out [B, L, d_model] (padded rows zero) and probs [B, heads, L, L]."""
-        batch, length, d_model = x.shape
+        batch, length, _ = x.shape
         x = np.ascontiguousarray(x, dtype=np.float32)
         out = np.empty_like(x)
         probs = np.empty((batch, self.heads, length, length), np.float32)
-        x_view, out_view = (_tensor(a.reshape(batch, length, 1, d_model), F32) for a in (x, out))
+        x_view, out_view = (rows_tensor(a, F32) for a in (x, out))
         probs_view = _tensor(probs, F32)
         options = LayerOptions()
         lib = self.context.library.lib

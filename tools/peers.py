@@ -109,9 +109,9 @@ def make_inputs(shape, seed=0):
     return q, k, v
 
 
-def mha_runners(library, shape, dtype, q, k, v, threads, skipped):
-    """One runner per available mha backend: (name, callable returning f32 output)."""
-    runners = []
+def mha_contexts(library, shape, threads, skipped):
+    """(runner name, context) for every mha backend that loads and may run shape; the
+    others go to skipped."""
     for backend in library.backends():
         name = f"mha-{backend}"
         if backend == "reference" and shape["flops"] > REFERENCE_MAX_FLOPS:
@@ -119,7 +119,13 @@ def mha_runners(library, shape, dtype, q, k, v, threads, skipped):
         if not library.available(backend):
             skipped.append({"runner": name, "reason": library.last_error()})
             continue
-        ctx = library.context(backend, threads)
+        yield name, library.context(backend, threads)
+
+
+def mha_runners(library, shape, dtype, q, k, v, threads, skipped):
+    """One runner per available mha backend: (name, callable returning f32 output)."""
+    runners = []
+    for name, ctx in mha_contexts(library, shape, threads, skipped):
         out = np.zeros(q.shape, dtype=np.float32)
         if dtype == "bf16":
             inputs = [mha_ctypes.bf16_from_f32(x) for x in (q, k, v)]
@@ -232,42 +238,6 @@ def ratios(shape, dtype, results):
 
 # ---- The whole layer through mha's C API (mha_layer_*, mha_kv_cache_*) -------------------
 
-class LayerDesc(ctypes.Structure):
-    """mha_layer_desc, field for field."""
-    _fields_ = [("d_model", ctypes.c_int64), ("kv_d_model", ctypes.c_int64),
-                ("num_heads", ctypes.c_int64), ("num_kv_heads", ctypes.c_int64),
-                ("head_dim", ctypes.c_int64), ("weight_dtype", ctypes.c_int)] + \
-        [(n, ctypes.c_void_p) for n in ("in_proj_weight", "wq", "wk", "wv", "wo",
-                                        "in_proj_bias", "bq", "bk", "bv", "bo")] + \
-        [("scale", ctypes.c_float), ("causal", ctypes.c_int),
-         ("window_left", ctypes.c_int64), ("window_right", ctypes.c_int64),
-         ("softcap", ctypes.c_float), ("alibi_slopes", ctypes.c_void_p),
-         ("rope", ctypes.c_int), ("rope_dims", ctypes.c_int64),
-         ("rope_theta", ctypes.c_float), ("activation_dtype", ctypes.c_int)]
-
-
-def _bind_layer_api(lib):
-    p, i64, ptr = ctypes.c_void_p, ctypes.c_int64, ctypes.POINTER
-    lib.mha_layer_desc_init.argtypes = [ptr(LayerDesc)]
-    lib.mha_layer_create.argtypes = [p, ptr(LayerDesc), ptr(p)]
-    lib.mha_layer_destroy.argtypes = [p]
-    lib.mha_layer_forward.argtypes = [p, ptr(mha_ctypes.Tensor), p, ptr(mha_ctypes.Tensor), p,
-                                      p]
-    lib.mha_kv_cache_create.argtypes = [p, i64, i64, i64, i64, ctypes.c_int, ptr(p)]
-    lib.mha_kv_cache_destroy.argtypes = [p]
-    lib.mha_kv_cache_truncate.argtypes = [p, i64, i64]
-    lib.mha_kv_cache_views.argtypes = [p, ptr(mha_ctypes.Tensor), ptr(mha_ctypes.Tensor)]
-
-
-def _rows(array, dtype):
-    """The {B, L, 1, features} view of a contiguous [B, L, features] array."""
-    b, n, f = array.shape
-    t = mha_ctypes.Tensor(array.ctypes.data, dtype)
-    t.dims[:] = [b, n, 1, f]
-    t.strides[:] = [n * f, f, f, 1]
-    return t
-
-
 def _check(library, status):
     if status != 0:
         raise mha_ctypes.MhaError(library.last_error())
@@ -291,7 +261,7 @@ class MhaLayer:
             self.keep["in_proj_bias"] = np.concatenate(
                 [weights["bq"], weights["bk"], weights["bv"]]).astype(np.float32)
             self.keep["bo"] = weights["bo"].astype(np.float32)
-        d = LayerDesc()
+        d = mha_ctypes.LayerDesc()
         self.lib.mha_layer_desc_init(ctypes.byref(d))
         d.d_model, d.num_heads = shape["d_model"], shape["heads"]
         d.num_kv_heads, d.head_dim = shape["kv_heads"], shape["head_dim"]
@@ -318,7 +288,7 @@ class MhaLayer:
         else:
             xs, out = np.ascontiguousarray(x), np.zeros(x.shape, np.float32)
             code, result = mha_ctypes.F32, out
-        xt, ot = _rows(xs, code), _rows(out, code)
+        xt, ot = mha_ctypes.rows_tensor(xs, code), mha_ctypes.rows_tensor(out, code)
         forward, library = self.lib.mha_layer_forward, self.ctx.library
         truncate = self.lib.mha_kv_cache_truncate
         rows = [] if cache is None else range(x.shape[0])
@@ -355,7 +325,7 @@ class KvCache:
         filler = MhaLayer(ctx, dict(d_model=8, heads=hkv, kv_heads=hkv, head_dim=d,
                                     causal=True), "f32", zeros, window_left=0)
         x_rows, out_rows = np.zeros((b, past, 8), np.float32), np.zeros((b, past, 8), np.float32)
-        x, out = _rows(x_rows, mha_ctypes.F32), _rows(out_rows, mha_ctypes.F32)
+        x, out = (mha_ctypes.rows_tensor(a, mha_ctypes.F32) for a in (x_rows, out_rows))
         _check(library, lib.mha_layer_forward(filler.handle, ctypes.byref(x), None,
                                               ctypes.byref(out), None, self.handle))
         views = mha_ctypes.Tensor(), mha_ctypes.Tensor()
@@ -398,14 +368,7 @@ def mha_layer_runners(library, shape, dtype, weights, x, cache, threads, skipped
     """One runner per available mha backend, all sharing one KV cache for decode."""
     runners = []
     kv_cache = KvCache(library, *cache, dtype) if cache else None
-    for backend in library.backends():
-        name = f"mha-{backend}"
-        if backend == "reference" and shape["flops"] > REFERENCE_MAX_FLOPS:
-            continue
-        if not library.available(backend):
-            skipped.append({"runner": name, "reason": library.last_error()})
-            continue
-        ctx = library.context(backend, threads)
+    for name, ctx in mha_contexts(library, shape, threads, skipped):
         try:
             run = MhaLayer(ctx, shape, dtype, weights).forward_fn(x, dtype, kv_cache)
             run()
@@ -443,7 +406,6 @@ def main():
     args = parse_args()
     os.environ.pop("OPENBLAS_CORETYPE", None)  # let peers use their best kernels
     library = mha_ctypes.Library(args.lib)
-    _bind_layer_api(library.lib)
     shapes, layer_shapes = load_shapes(args)
     peers, unavailable = [], []
     for cls in peer_runners.ALL_PEERS:
