@@ -69,6 +69,27 @@ TEST_CASE("layer errors: bad descs are refused at create", "[layer][errors]") {
     ExpectCreateFails(ctx.get(), s.desc, "rope_dims=5 must be even");
     s.desc.rope_dims = 10;
     ExpectCreateFails(ctx.get(), s.desc, "<= head_dim=8");
+    s.desc.rope_dims = 0;
+    s.desc.rope_theta = 0.5f;
+    ExpectCreateFails(ctx.get(), s.desc, "rope_theta=0.5 must be finite and > 1");
+  }
+  SECTION("both bias forms, and a bad attention option") {
+    const std::vector<float> bias(3 * 16, 0.0f);
+    s.desc.in_proj_bias = bias.data();
+    s.desc.bq = bias.data();
+    ExpectCreateFails(ctx.get(), s.desc, "either in_proj_bias or bq, bk, bv, not both");
+    s.desc.bq = nullptr;
+    s.desc.window_left = -3;
+    ExpectCreateFails(ctx.get(), s.desc, "desc->window_left=-3");
+  }
+  SECTION("NULL arguments") {
+    mha_layer* layer = nullptr;
+    CHECK(mha_layer_create(ctx.get(), nullptr, &layer) == MHA_ERR_INVALID_ARGUMENT);
+    CHECK_THAT(mha_last_error(), Contains("desc is NULL"));
+    CHECK(mha_layer_create(nullptr, &s.desc, &layer) == MHA_ERR_INVALID_ARGUMENT);
+    CHECK_THAT(mha_last_error(), Contains("ctx is NULL"));
+    CHECK(mha_kv_cache_views(nullptr, nullptr, nullptr) == MHA_ERR_INVALID_ARGUMENT);
+    CHECK_THAT(mha_last_error(), Contains("cache is NULL"));
   }
 }
 
@@ -140,6 +161,34 @@ TEST_CASE("layer errors: bad forwards and caches", "[layer][errors]") {
     CHECK(mha_layer_forward(layer, &xv, &xv, &ov, nullptr, cache) == MHA_ERR_INVALID_ARGUMENT);
     CHECK_THAT(mha_last_error(), Contains("x_kv must be NULL with a cache"));
     mha_kv_cache_destroy(cache);
+  }
+  SECTION("self-attention of a cross-attention layer, x_kv of another batch") {
+    std::vector<float> wq(16 * 16, 0.01f), wkv(16 * 8, 0.01f);
+    mha_layer_desc d;
+    mha_layer_desc_init(&d);
+    d.d_model = 16, d.kv_d_model = 8, d.num_heads = 2;
+    d.wq = wq.data(), d.wk = wkv.data(), d.wv = wkv.data(), d.wo = s.wo.data();
+    mha_layer* cross = nullptr;
+    REQUIRE(mha_layer_create(ctx.get(), &d, &cross) == MHA_OK);
+    CHECK(mha_layer_forward(cross, &xv, nullptr, &ov, nullptr, nullptr) ==
+          MHA_ERR_INVALID_ARGUMENT);
+    CHECK_THAT(mha_last_error(), Contains("x_kv is NULL (self-attention) but the layer's "
+                                          "kv_d_model=8 != d_model=16"));
+    std::vector<float> kv(1 * 4 * 8, 0.5f);
+    mha_tensor kvv = RowsView(kv.data(), MHA_F32, 1, 4, 8);
+    CHECK(mha_layer_forward(cross, &xv, &kvv, &ov, nullptr, nullptr) ==
+          MHA_ERR_INVALID_ARGUMENT);
+    CHECK_THAT(mha_last_error(), Contains("x_kv.dims[0]=1 but x.dims[0] (batch) is 2"));
+    mha_layer_destroy(cross);
+  }
+  SECTION("averaged probs of the wrong shape") {
+    Dense probs(2, 1, 3, 4);
+    mha_layer_options o;
+    mha_layer_options_init(&o);
+    o.probs = probs.get();
+    CHECK(mha_layer_forward(layer, &xv, nullptr, &ov, &o, nullptr) == MHA_ERR_INVALID_ARGUMENT);
+    CHECK_THAT(mha_last_error(), Contains("options->probs is f32 {2, 1, 3, 4} but the mean over "
+                                          "heads is f32 {2, 1, 3, 3}"));
   }
   SECTION("cache create and truncate") {
     mha_kv_cache* cache = nullptr;
