@@ -1,41 +1,36 @@
 #include "isa_levels.h"
 
 #include <cstdlib>
+#include <iterator>
 
-#include "hwy/targets.h"
+#include "mha/kit/isa.h"
 
 namespace mha_bench {
 
-std::vector<IsaLevel> IsaLevels() {
-  if (const char* cap = std::getenv("MHA_MAX_ISA"); cap && *cap) return {{cap}};
-  const int64_t targets = hwy::SupportedTargets();
-  std::vector<IsaLevel> levels;
-  if ((targets & HWY_AVX3) && __builtin_cpu_supports("avx512bf16")) {
-    levels.push_back({"avx512_bf16"});
+std::vector<mha_isa> IsaLevels() {
+  if (const char* cap = std::getenv("MHA_MAX_ISA"); cap && *cap) {
+    mha_isa level;
+    return mha_isa_from_name(cap, &level) == MHA_OK ? std::vector<mha_isa>{level}
+                                                    : std::vector<mha_isa>{};
   }
-  if (targets & HWY_AVX3) levels.push_back({"avx512"});
-  if (targets & HWY_AVX2) levels.push_back({"avx2"});
-  if (targets & HWY_SSE4) levels.push_back({"sse4"});
-  levels.push_back({"scalar"});
+  std::vector<mha_isa> levels;
+  for (auto it = std::rbegin(mha::kIsaLevels); it != std::rend(mha::kIsaLevels); ++it) {
+    if (it->isa != MHA_ISA_NATIVE && mha_isa_supported(it->isa)) levels.push_back(it->isa);
+  }
   return levels;
 }
 
-mha_context* CreateContextCapped(const std::string& backend, const IsaLevel& level) {
-  const char* old = std::getenv("MHA_MAX_ISA");
-  const std::string saved = old ? old : "";
-  setenv("MHA_MAX_ISA", level.cap, 1);
+mha_context* CreateContextCapped(const std::string& backend, mha_isa level) {
+  mha_context_options options;
+  mha_context_options_init(&options);
+  options.backend = backend.c_str();
+  options.max_isa = level;
   mha_context* ctx = nullptr;
-  const mha_status status = mha_context_create(backend.c_str(), &ctx);
-  if (old) {
-    setenv("MHA_MAX_ISA", saved.c_str(), 1);
-  } else {
-    unsetenv("MHA_MAX_ISA");
-  }
-  return status == MHA_OK ? ctx : nullptr;
+  return mha_context_create_with(&options, &ctx) == MHA_OK ? ctx : nullptr;
 }
 
 mha_context* CreateBestContext(const std::string& backend) {
-  const std::vector<IsaLevel> levels = IsaLevels();
+  const std::vector<mha_isa> levels = IsaLevels();
   return levels.empty() ? nullptr : CreateContextCapped(backend, levels.front());
 }
 

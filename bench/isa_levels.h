@@ -1,5 +1,5 @@
-// The SIMD levels (MHA_MAX_ISA values) this CPU supports, to benchmark one CPU as
-// several: one context per level, created in-process under that cap.
+// The SIMD levels this CPU supports, to benchmark one CPU as several: one context per
+// level, created in-process with that level as its max_isa.
 #ifndef MHA_BENCH_ISA_LEVELS_H_
 #define MHA_BENCH_ISA_LEVELS_H_
 
@@ -10,16 +10,12 @@
 
 namespace mha_bench {
 
-struct IsaLevel {
-  const char* cap;  // an MHA_MAX_ISA value
-};
-
 // Supported levels, best first. When MHA_MAX_ISA is set, only that one.
-std::vector<IsaLevel> IsaLevels();
+std::vector<mha_isa> IsaLevels();
 
-// A context of `backend` created with MHA_MAX_ISA=cap; NULL on failure, with the
-// reason in mha_last_error(). The environment is restored afterwards.
-mha_context* CreateContextCapped(const std::string& backend, const IsaLevel& level);
+// A context of `backend` capped at `level`; NULL on failure, with the reason in
+// mha_last_error().
+mha_context* CreateContextCapped(const std::string& backend, mha_isa level);
 
 // A context of `backend` at the best level, created as the attention rows create theirs:
 // oneDNN's ISA cap is process-wide, so every onednn context must be made under the same

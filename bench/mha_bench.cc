@@ -1,5 +1,5 @@
 // mha_bench: attention throughput of every backend x shape x dtype x ISA level x
-// thread count, beside this CPU's measured ceilings (design.md §6).
+// thread count, beside this CPU's measured ceilings (docs/shapes.md).
 //
 //   mha_bench [--quick] [--verify] [Google Benchmark flags, e.g. --benchmark_filter=bert]
 //   mha_bench --print_shapes     the shape sets as JSON, for tools/peers.py
@@ -193,7 +193,7 @@ void RegisterAll(const Options& options, const std::map<int, Ceilings>& ceilings
   for (int i = 0; i < mha_backend_count(); ++i) {
     const std::string backend = mha_backend_name(i);
     std::vector<std::string> seen;
-    for (const IsaLevel& cap : IsaLevels()) {
+    for (const mha_isa cap : IsaLevels()) {
       mha_context* ctx = CreateContextCapped(backend, cap);
       if (!ctx) {
         if (seen.empty()) RegisterUnavailable(backend, mha_last_error());

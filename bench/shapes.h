@@ -1,4 +1,4 @@
-// The benchmark shapes of design.md §6 and the work each one does.
+// The benchmark shapes of docs/shapes.md and the work each one does.
 #ifndef MHA_BENCH_SHAPES_H_
 #define MHA_BENCH_SHAPES_H_
 
@@ -18,7 +18,7 @@ struct Shape {
   bool decode;  // K/V bound: measured over many caches, reported in GB/s
 };
 
-// The standard shapes (design.md §6), in report order.
+// The standard shapes (docs/shapes.md), in report order.
 const std::vector<Shape>& StandardShapes();
 
 // Small shapes for --quick and CI: the same kinds of work at a fraction of the size.

@@ -1,5 +1,5 @@
-# Installs libmha, its headers, a CMake package (find_package(mha) -> mha::mha) and a
-# pkg-config file.
+# Installs libmha, its headers, the oneDNN module, a CMake package (find_package(mha) ->
+# mha::mha) and a pkg-config file.
 include(CMakePackageConfigHelpers)
 
 install(TARGETS mha EXPORT mhaTargets
@@ -33,3 +33,9 @@ file(RELATIVE_PATH MHA_PC_PREFIX_FROM_PCFILEDIR
   "/prefix/${CMAKE_INSTALL_LIBDIR}/pkgconfig" "/prefix")
 configure_file(${PROJECT_SOURCE_DIR}/cmake/mha.pc.in ${PROJECT_BINARY_DIR}/mha.pc @ONLY)
 install(FILES ${PROJECT_BINARY_DIR}/mha.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
+
+# The oneDNN module and the backend kit's headers (under include/mha/kit, installed with
+# the rest): the module goes beside libmha, where the loader looks first.
+if(TARGET mha_backend_onednn AND NOT MHA_ONEDNN_BUILTIN)
+  install(TARGETS mha_backend_onednn LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR})
+endif()

@@ -4,15 +4,22 @@
 #include <vector>
 
 #include "context.h"
-#include "dtype.h"
 #include "error.h"
+#include "mha/kit/dtype.h"
 #include "registry.h"
 #include "settings.h"
 
 extern "C" {
 
 mha_status mha_context_create(const char* backend, mha_context** out) {
-  return mha::CreateContext(backend, out);
+  mha_context_options options;
+  mha_context_options_init(&options);
+  options.backend = backend;
+  return mha::CreateContext(&options, out);
+}
+
+mha_status mha_context_create_with(const mha_context_options* options, mha_context** out) {
+  return mha::CreateContext(options, out);
 }
 
 void mha_context_destroy(mha_context* ctx) { delete ctx; }
@@ -37,13 +44,6 @@ mha_status mha_context_set_num_threads(mha_context* ctx, int n) {
   return MHA_OK;
 }
 
-void mha_attention_desc_init(mha_attention_desc* desc) {
-  if (!desc) return;
-  *desc = mha_attention_desc{};
-  desc->window_left = -1;
-  desc->window_right = -1;
-}
-
 mha_status mha_attention(mha_context* ctx, const mha_tensor* q, const mha_tensor* k,
                          const mha_tensor* v, mha_tensor* out,
                          const mha_attention_desc* desc) {
@@ -53,10 +53,7 @@ mha_status mha_attention(mha_context* ctx, const mha_tensor* q, const mha_tensor
 // MHA_PLUGIN_PATH as the environment says now: the backend queries read it on every call,
 // as mha_context_create does. False, with the error recorded, when a variable is malformed.
 static bool PluginPathNow(std::vector<std::string>* plugin_path) {
-  mha::Settings settings;
-  if (mha::ReadSettings(&settings) != MHA_OK) return false;
-  *plugin_path = std::move(settings.plugin_path);
-  return true;
+  return mha::ReadPluginPath(plugin_path) == MHA_OK;
 }
 
 static std::vector<std::string> KnownNamesNow() {

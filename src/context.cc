@@ -8,10 +8,11 @@
 #include <limits>
 #include <memory>
 
-#include "dtype.h"
 #include "error.h"
+#include "mha/kit/dtype.h"
+#include "mha/kit/tensor_view.h"
+#include "option_structs.h"
 #include "registry.h"
-#include "tensor_view.h"
 #include "validate.h"
 
 mha_context::~mha_context() {
@@ -64,12 +65,14 @@ void LogCall(const mha_problem& p, const char* impl, double microseconds) {
 
 }  // namespace
 
-mha_status CreateContext(const char* backend, mha_context** out) {
+mha_status CreateContext(const mha_context_options* options, mha_context** out) {
   if (!out) return Fail(MHA_ERR_INVALID_ARGUMENT, "out is NULL");
   *out = nullptr;
+  mha_context_options full;
+  if (mha_status s = ReadContextOptions(options, &full)) return s;
   Settings settings;
-  if (mha_status s = ReadSettings(&settings)) return s;
-  const std::string request = backend ? backend : settings.backend;
+  if (mha_status s = ReadSettings(&full, &settings)) return s;
+  const std::string& request = settings.backend;
   std::vector<std::string> names = SplitList(request, ',');
   if (names.empty()) {
     return Fail(MHA_ERR_BACKEND_UNAVAILABLE,
@@ -80,7 +83,8 @@ mha_status CreateContext(const char* backend, mha_context** out) {
   auto ctx = std::make_unique<mha_context>();
   ctx->settings = settings;
   ctx->num_threads = settings.num_threads;
-  const mha_backend_config config = {settings.max_isa, settings.verbose};
+  const mha_backend_config config = {settings.max_isa, settings.verbose,
+                                     settings.scores_budget_bytes};
   for (const std::string& name : names) {
     const mha_backend_iface* iface = nullptr;
     if (mha_status s = FindBackend(name, settings.plugin_path, &iface)) return s;

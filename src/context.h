@@ -1,5 +1,5 @@
 // mha_context: the backends a caller chose, each instantiated once, and the settings
-// read from the environment when the context was created.
+// resolved from its options and the environment when the context was created.
 #ifndef MHA_SRC_CONTEXT_H_
 #define MHA_SRC_CONTEXT_H_
 
@@ -24,8 +24,8 @@ struct mha_context {
 
 namespace mha {
 
-// Creates the context for `backend` (NULL: MHA_BACKEND, else "auto").
-mha_status CreateContext(const char* backend, mha_context** out);
+// Creates a context with a caller's options (NULL: all from the environment).
+mha_status CreateContext(const mha_context_options* options, mha_context** out);
 
 // Validates and runs one attention call on the first backend that supports it.
 mha_status RunAttention(mha_context* ctx, const mha_tensor* q, const mha_tensor* k,

@@ -3,9 +3,9 @@
 #include <cinttypes>
 #include <new>
 
-#include "dtype.h"
 #include "error.h"
-#include "tensor_view.h"
+#include "mha/kit/dtype.h"
+#include "mha/kit/tensor_view.h"
 
 mha_tensor mha_kv_cache::View(void* data, int64_t seq) const {
   mha_tensor t = mha::ContiguousView(data, dtype, batch, seq, num_kv_heads, head_dim);

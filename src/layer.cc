@@ -4,8 +4,9 @@
 #include <cinttypes>
 #include <cmath>
 
-#include "dtype.h"
 #include "error.h"
+#include "mha/kit/dtype.h"
+#include "option_structs.h"
 #include "validate.h"
 
 namespace mha {
@@ -152,12 +153,14 @@ mha_status CreateLayer(mha_context* ctx, const mha_layer_desc* desc, mha_layer**
   *out = nullptr;
   if (!ctx) return Invalid("ctx is NULL");
   if (!desc) return Invalid("desc is NULL");
+  mha_layer_desc d;
+  if (mha_status s = ReadLayerDesc(desc, &d)) return s;
   auto layer = std::make_unique<mha_layer>();
   layer->ctx = ctx;
-  if (mha_status s = CheckShape(*desc, layer.get())) return s;
-  if (mha_status s = CheckAttentionOptions(*desc, layer.get())) return s;
-  if (mha_status s = CheckRope(*desc, layer.get())) return s;
-  if (mha_status s = PackWeights(*desc, layer.get())) return s;
+  if (mha_status s = CheckShape(d, layer.get())) return s;
+  if (mha_status s = CheckAttentionOptions(d, layer.get())) return s;
+  if (mha_status s = CheckRope(d, layer.get())) return s;
+  if (mha_status s = PackWeights(d, layer.get())) return s;
   *out = layer.release();
   return MHA_OK;
 }
@@ -166,22 +169,11 @@ mha_status CreateLayer(mha_context* ctx, const mha_layer_desc* desc, mha_layer**
 
 extern "C" {
 
-void mha_layer_desc_init(mha_layer_desc* desc) {
-  if (!desc) return;
-  *desc = mha_layer_desc{};
-  desc->window_left = -1;
-  desc->window_right = -1;
-}
-
 mha_status mha_layer_create(mha_context* ctx, const mha_layer_desc* desc, mha_layer** out) {
   return mha::CreateLayer(ctx, desc, out);
 }
 
 void mha_layer_destroy(mha_layer* layer) { delete layer; }
-
-void mha_layer_options_init(mha_layer_options* options) {
-  if (options) *options = mha_layer_options{};
-}
 
 mha_status mha_layer_forward(mha_layer* layer, const mha_tensor* x, const mha_tensor* x_kv,
                              mha_tensor* out, const mha_layer_options* options,

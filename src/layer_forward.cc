@@ -7,11 +7,12 @@
 #include <new>
 #include <vector>
 
-#include "dtype.h"
 #include "error.h"
 #include "kv_cache.h"
 #include "layer.h"
-#include "tensor_view.h"
+#include "mha/kit/dtype.h"
+#include "mha/kit/tensor_view.h"
+#include "option_structs.h"
 #include "validate.h"
 
 namespace mha {
@@ -173,9 +174,8 @@ mha_status ForwardLayer(mha_layer* layer, const mha_tensor* x, const mha_tensor*
     }
   }
   const mha_tensor& kv_in = self ? *x : *x_kv;
-  mha_layer_options defaults;
-  mha_layer_options_init(&defaults);
-  const mha_layer_options& o = options ? *options : defaults;
+  mha_layer_options o;
+  if (mha_status s = ReadLayerOptions(options, &o)) return s;
   RowPlan plan;
   if (mha_status s = PlanRows(l, o, batch, len, kv_in.dims[1], self, cache, &plan)) return s;
   if (batch == 0 || len == 0) return MHA_OK;

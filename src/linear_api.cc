@@ -1,9 +1,9 @@
 // The public mha_linear_* entry points: argument checks, then the core's linear.
 #include <cinttypes>
 
-#include "dtype.h"
 #include "error.h"
 #include "linear.h"
+#include "mha/kit/dtype.h"
 #include "validate.h"
 
 using mha::Invalid;

@@ -5,19 +5,10 @@
 #include <strings.h>
 
 #include "error.h"
+#include "mha/kit/isa.h"
 
 namespace mha {
 namespace {
-
-struct IsaEntry {
-  const char* name;
-  mha_isa isa;
-};
-constexpr IsaEntry kIsas[] = {
-    {"scalar", MHA_ISA_SCALAR}, {"sse4", MHA_ISA_SSE4},
-    {"avx2", MHA_ISA_AVX2},     {"avx512", MHA_ISA_AVX512},
-    {"avx512_bf16", MHA_ISA_AVX512_BF16}, {"native", MHA_ISA_NATIVE},
-};
 
 const char* Env(const char* name) {
   const char* value = std::getenv(name);
@@ -25,12 +16,12 @@ const char* Env(const char* name) {
 }
 
 // Parses a whole decimal integer in [lo, hi].
-bool ParseInt(const char* text, long lo, long hi, int* out) {
+bool ParseInt(const char* text, long long lo, long long hi, long long* out) {
   errno = 0;
   char* end = nullptr;
-  const long value = std::strtol(text, &end, 10);
+  const long long value = std::strtoll(text, &end, 10);
   if (errno != 0 || end == text || *end != '\0' || value < lo || value > hi) return false;
-  *out = static_cast<int>(value);
+  *out = value;
   return true;
 }
 
@@ -38,6 +29,69 @@ std::string Trim(const std::string& s) {
   const size_t first = s.find_first_not_of(" \t");
   if (first == std::string::npos) return "";
   return s.substr(first, s.find_last_not_of(" \t") - first + 1);
+}
+
+std::string IsaNames() {
+  std::string names;
+  for (const IsaLevel& level : kIsaLevels) {
+    names += names.empty() ? level.name : std::string(", ") + level.name;
+  }
+  return names;
+}
+
+struct IntSetting {
+  const char* field;     // of mha_context_options
+  const char* variable;  // its environment variable
+  long long lo, hi;      // the option's range
+  long long env_lo;      // the variable's lower bound (an unset variable is the default)
+  const char* allowed;   // the range in words
+};
+
+// The option's value when it is not MHA_FROM_ENVIRONMENT, else the variable's when set.
+mha_status ResolveInt(const IntSetting& setting, long long option, long long* out) {
+  if (option != MHA_FROM_ENVIRONMENT) {
+    if (option < setting.lo || option > setting.hi) {
+      return Invalid(
+          Format("options->%s=%lld: expected %s", setting.field, option, setting.allowed));
+    }
+    *out = option;
+    return MHA_OK;
+  }
+  const char* text = Env(setting.variable);
+  if (!text) return MHA_OK;
+  if (!ParseInt(text, setting.env_lo, setting.hi, out)) {
+    return Invalid(Format("%s=\"%s\": expected %s", setting.variable, text, setting.allowed));
+  }
+  return MHA_OK;
+}
+
+constexpr IntSetting kThreads = {"num_threads", "MHA_NUM_THREADS", 0, 4096, 1,
+                                 "an integer from 1 to 4096 (an option may be 0: OpenMP's "
+                                 "default)"};
+constexpr IntSetting kVerbose = {"verbose", "MHA_VERBOSE", 0, 2, 0, "0, 1 or 2"};
+constexpr IntSetting kScoresBudget = {"onednn_scores_budget_mb", "MHA_ONEDNN_SCORES_BUDGET_MB",
+                                      1, 1ll << 30, 1,
+                                      "a whole number of MiB from 1 to 1073741824"};
+
+mha_status ResolveIsa(int option, mha_isa* out) {
+  if (option != MHA_FROM_ENVIRONMENT) {
+    if (!FindIsaLevel(option)) {
+      return Invalid(Format("options->max_isa=%d: expected an mha_isa, MHA_ISA_SCALAR (0) to "
+                            "MHA_ISA_NATIVE (%d)",
+                            option, static_cast<int>(MHA_ISA_NATIVE)));
+    }
+    *out = static_cast<mha_isa>(option);
+    return MHA_OK;
+  }
+  const char* text = Env("MHA_MAX_ISA");
+  if (!text) return MHA_OK;
+  for (const IsaLevel& level : kIsaLevels) {
+    if (strcasecmp(text, level.name) == 0) {
+      *out = level.isa;
+      return MHA_OK;
+    }
+  }
+  return Invalid(Format("MHA_MAX_ISA=\"%s\": expected one of %s", text, IsaNames().c_str()));
 }
 
 }  // namespace
@@ -55,46 +109,38 @@ std::vector<std::string> SplitList(const std::string& text, char separator) {
   return items;
 }
 
-bool ParseIsa(const std::string& text, mha_isa* isa) {
-  for (const IsaEntry& e : kIsas) {
-    if (strcasecmp(text.c_str(), e.name) == 0) {
-      *isa = e.isa;
-      return true;
-    }
-  }
-  return false;
+mha_status ReadPluginPath(std::vector<std::string>* plugin_path) {
+  const char* text = Env("MHA_PLUGIN_PATH");
+  *plugin_path = text ? SplitList(text, ':') : std::vector<std::string>{};
+  return MHA_OK;
 }
 
-const char* IsaName(mha_isa isa) {
-  for (const IsaEntry& e : kIsas) {
-    if (e.isa == isa) return e.name;
-  }
-  return "?";
-}
-
-mha_status ReadSettings(Settings* settings) {
+mha_status ReadSettings(const mha_context_options* options, Settings* settings) {
+  mha_context_options from_env;
+  mha_context_options_init(&from_env);
+  const mha_context_options& o = options ? *options : from_env;
   Settings s;
-  if (const char* v = Env("MHA_BACKEND")) s.backend = v;
-  if (const char* v = Env("MHA_NUM_THREADS")) {
-    if (!ParseInt(v, 1, 4096, &s.num_threads)) {
-      return Fail(MHA_ERR_INVALID_ARGUMENT,
-                  Format("MHA_NUM_THREADS=\"%s\": expected an integer from 1 to 4096", v));
-    }
+  if (o.backend) {
+    s.backend = o.backend;
+  } else if (const char* v = Env("MHA_BACKEND")) {
+    s.backend = v;
   }
-  if (const char* v = Env("MHA_MAX_ISA")) {
-    if (!ParseIsa(v, &s.max_isa)) {
-      return Fail(MHA_ERR_INVALID_ARGUMENT,
-                  Format("MHA_MAX_ISA=\"%s\": expected one of scalar, sse4, avx2, avx512, "
-                         "avx512_bf16, native", v));
-    }
+  long long threads = s.num_threads, verbose = s.verbose;
+  long long budget_mb = static_cast<long long>(s.scores_budget_bytes >> 20);
+  if (mha_status st = ResolveInt(kThreads, o.num_threads, &threads)) return st;
+  if (mha_status st = ResolveInt(kVerbose, o.verbose, &verbose)) return st;
+  if (mha_status st = ResolveInt(kScoresBudget, o.onednn_scores_budget_mb, &budget_mb)) {
+    return st;
   }
-  if (const char* v = Env("MHA_VERBOSE")) {
-    if (!ParseInt(v, 0, 2, &s.verbose)) {
-      return Fail(MHA_ERR_INVALID_ARGUMENT,
-                  Format("MHA_VERBOSE=\"%s\": expected 0, 1 or 2", v));
-    }
+  if (mha_status st = ResolveIsa(o.max_isa, &s.max_isa)) return st;
+  s.num_threads = static_cast<int>(threads);
+  s.verbose = static_cast<int>(verbose);
+  s.scores_budget_bytes = static_cast<size_t>(budget_mb) << 20;
+  if (o.plugin_path) {
+    s.plugin_path = SplitList(o.plugin_path, ':');
+  } else if (mha_status st = ReadPluginPath(&s.plugin_path)) {
+    return st;
   }
-  if (const char* v = Env("MHA_PLUGIN_PATH")) s.plugin_path = SplitList(v, ':');
   *settings = std::move(s);
   return MHA_OK;
 }

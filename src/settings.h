@@ -1,4 +1,5 @@
-// The environment variables of mha, read by one helper when a context is created.
+// A context's settings: each from mha_context_options when given there, else from its
+// environment variable, else the default. Read by one helper when a context is created.
 #ifndef MHA_SRC_SETTINGS_H_
 #define MHA_SRC_SETTINGS_H_
 
@@ -15,15 +16,16 @@ struct Settings {
   mha_isa max_isa = MHA_ISA_NATIVE;       // MHA_MAX_ISA
   int verbose = 0;                        // MHA_VERBOSE
   std::vector<std::string> plugin_path;   // MHA_PLUGIN_PATH
+  size_t scores_budget_bytes = size_t{64} << 20;  // MHA_ONEDNN_SCORES_BUDGET_MB
 };
 
-// Reads and validates every MHA_* variable. A malformed value is an error naming the
-// variable, the value and what is allowed; nothing is silently ignored.
-mha_status ReadSettings(Settings* settings);
+// Resolves every setting. options may be NULL (everything from the environment); a
+// field it gives is validated and the variable is not read. A malformed value is an
+// error naming the field or variable, the value and what is allowed.
+mha_status ReadSettings(const mha_context_options* options, Settings* settings);
 
-// Parses an MHA_MAX_ISA value ("avx2", ...); false if unknown.
-bool ParseIsa(const std::string& text, mha_isa* isa);
-const char* IsaName(mha_isa isa);
+// MHA_PLUGIN_PATH alone, for the backend queries that have no context.
+mha_status ReadPluginPath(std::vector<std::string>* plugin_path);
 
 // Splits "a,b , c" into trimmed, non-empty items.
 std::vector<std::string> SplitList(const std::string& text, char separator);

@@ -4,8 +4,9 @@
 #include <cmath>
 #include <limits>
 
-#include "dtype.h"
 #include "error.h"
+#include "mha/kit/dtype.h"
+#include "option_structs.h"
 
 namespace mha {
 namespace {
@@ -183,9 +184,8 @@ mha_status ValidateAttention(const mha_tensor* q, const mha_tensor* k,
                           mha_dtype_name(k->dtype), mha_dtype_name(v->dtype)));
   }
 
-  mha_attention_desc defaults;
-  mha_attention_desc_init(&defaults);
-  const mha_attention_desc& d = desc ? *desc : defaults;
+  mha_attention_desc d;
+  if (mha_status s = ReadAttentionDesc(desc, &d)) return s;
 
   mha_problem p{};
   p.batch = q->dims[0];

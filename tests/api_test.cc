@@ -21,21 +21,6 @@ namespace {
 
 using Catch::Matchers::Contains;
 
-// Sets an environment variable for one scope.
-class ScopedEnv {
- public:
-  ScopedEnv(const char* name, const char* value) : name_(name) {
-    if (const char* old = std::getenv(name)) old_ = old, had_ = true;
-    setenv(name, value, 1);
-  }
-  ~ScopedEnv() { had_ ? setenv(name_, old_.c_str(), 1) : unsetenv(name_); }
-
- private:
-  const char* name_;
-  std::string old_;
-  bool had_ = false;
-};
-
 // A valid small problem whose pieces each test breaks in one way.
 struct Call {
   Dense q{2, 3, 4, 8}, k{2, 5, 2, 8}, v{2, 5, 2, 8}, out{2, 3, 4, 8};

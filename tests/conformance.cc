@@ -12,7 +12,7 @@
 
 #include <catch2/catch.hpp>
 
-#include "dtype.h"
+#include "mha/kit/dtype.h"
 
 namespace mha_test {
 namespace {

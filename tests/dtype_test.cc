@@ -6,7 +6,7 @@
 
 #include <catch2/catch.hpp>
 
-#include "dtype.h"
+#include "mha/kit/dtype.h"
 
 namespace mha {
 namespace {

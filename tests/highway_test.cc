@@ -14,10 +14,10 @@
 #include <catch2/catch.hpp>
 
 #include "conformance.h"
-#include "dtype.h"
 #include "highway_targets.h"
 #include "hwy/highway.h"
 #include "hwy/targets.h"
+#include "mha/kit/dtype.h"
 #include "test_util.h"
 
 namespace mha_test {
@@ -102,19 +102,17 @@ std::string ExpectedTarget(int64_t cap) {
   return "SCALAR";
 }
 
-TEST_CASE("highway: MHA_MAX_ISA caps the target", "[highway]") {
+TEST_CASE("highway: max_isa caps the target", "[highway]") {
   const struct {
-    const char* level;
-    int64_t cap;
-  } kLevels[] = {{"scalar", HWY_SCALAR},      {"sse4", HWY_SSE4},
-                 {"avx2", HWY_AVX2},          {"avx512", HWY_AVX3},
-                 {"avx512_bf16", HWY_AVX3_DL}, {"native", HWY_AVX3_DL}};
+    mha_isa isa;
+    int64_t cap;  // the best Highway target the level allows
+  } kLevels[] = {{MHA_ISA_SCALAR, HWY_SCALAR},      {MHA_ISA_SSE4, HWY_SSE4},
+                 {MHA_ISA_AVX2, HWY_AVX2},          {MHA_ISA_AVX512, HWY_AVX3},
+                 {MHA_ISA_AVX512_BF16, HWY_AVX3_DL}, {MHA_ISA_NATIVE, HWY_AVX3_DL}};
   for (const auto& level : kLevels) {
-    setenv("MHA_MAX_ISA", level.level, 1);
-    ScopedContext ctx("highway");
-    unsetenv("MHA_MAX_ISA");
+    ScopedContext ctx(CappedOptions("highway", level.isa));
     REQUIRE(ctx.status() == MHA_OK);
-    INFO("MHA_MAX_ISA=" << level.level);
+    INFO("max_isa " << mha_isa_name(level.isa));
     CHECK(mha_context_isa(ctx.get()) == ExpectedTarget(level.cap));
     CheckAgainstReference(ctx.get(), RandomCases(/*seed=*/6, 1, 100, {64})[0]);
   }

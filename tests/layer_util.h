@@ -11,7 +11,7 @@
 
 #include <catch2/catch.hpp>
 
-#include "dtype.h"
+#include "mha/kit/dtype.h"
 #include "mha/mha.hpp"
 
 namespace mha_test {

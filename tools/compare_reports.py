@@ -11,8 +11,8 @@ import argparse
 import json
 import pathlib
 
-import bench_results
-from report_markdown import table
+from mhatools import bench_results
+from mhatools.report_markdown import table
 
 
 def load(report_dir):

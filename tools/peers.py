@@ -25,9 +25,8 @@ import time
 
 import numpy as np
 
-import mha_ctypes
-import peer_runners
-from progress import Progress
+from mhatools import mha_ctypes, peer_runners
+from mhatools.progress import Progress
 
 # Standard shapes the peers skip unless named with --shapes: minutes per repetition.
 SLOW_SHAPES = {"long"}
@@ -261,8 +260,7 @@ class MhaLayer:
             self.keep["in_proj_bias"] = np.concatenate(
                 [weights["bq"], weights["bk"], weights["bv"]]).astype(np.float32)
             self.keep["bo"] = weights["bo"].astype(np.float32)
-        d = mha_ctypes.LayerDesc()
-        self.lib.mha_layer_desc_init(ctypes.byref(d))
+        d = ctx.library.init(mha_ctypes.LayerDesc())
         d.d_model, d.num_heads = shape["d_model"], shape["heads"]
         d.num_kv_heads, d.head_dim = shape["kv_heads"], shape["head_dim"]
         d.weight_dtype = d.activation_dtype = code

@@ -14,12 +14,12 @@ import subprocess
 import sys
 import time
 
-import bench_results
-import report_markdown as md
-from progress import Progress
+from mhatools import bench_results
+from mhatools import report_markdown as md
+from mhatools.progress import Progress
 
 try:
-    import report_plots
+    from mhatools import report_plots
 except ImportError as e:  # matplotlib missing: a report without plots (CI)
     report_plots = None
     PLOTS_MISSING = str(e)
@@ -30,9 +30,10 @@ HOW_TO_READ = """\
 ## How to read this report
 
 - Every mha_bench figure is the mean time per call of one Google Benchmark run (calls
-  repeated for at least 0.5 s), named `<backend>/<isa>/<shape>/<dtype>/threads:<n>`. Shapes are design.md §6 (`--quick`: the
-  small `tiny*` shapes); dtypes: `f32`, `bf16` (Q, K, V and O), `f32q-bf16kv` (f32 Q/O
-  over a bf16 K/V cache).
+  repeated for at least 0.5 s), named `<backend>/<isa>/<shape>/<dtype>/threads:<n>`.
+  Shapes are those of docs/shapes.md in the repository (`--quick`: the small `tiny*`
+  shapes); dtypes: `f32`, `bf16` (Q, K, V and O), `f32q-bf16kv` (f32 Q/O over a bf16
+  K/V cache).
 - Compute-bound cells are `GFLOP/s (% of the f32 FMA peak)`, with FLOPs =
   4·B·Hq·D·(visible query/key pairs); causal shapes count only the visible pairs.
   Decode cells are `GB/s of K/V read (% of the read bandwidth)`, measured over enough

@@ -8,9 +8,9 @@
 
 #include <cstdint>
 
-#include "dtype.h"
 #include "flash_plan.h"
 #include "hwy/highway.h"
+#include "mha/kit/dtype.h"
 
 HWY_BEFORE_NAMESPACE();
 namespace mha {
@@ -60,7 +60,7 @@ HWY_INLINE bool RowsToF32(const T* src, int64_t src_stride, int64_t num_rows, in
   const hn::ScalableTag<float> d;
   const int64_t n = static_cast<int64_t>(hn::Lanes(d));
   // x - x is 0 for a finite x and NaN for Inf or NaN. OR-ed, not added: an add's
-  // latency chained through every vector bounded the copy (bert 1.02x).
+  // latency chained through every vector bounded the copy.
   auto non_finite = hn::Zero(d);
   float scalar_non_finite = 0.0f;
   for (int64_t r = 0; r < num_rows; ++r) {

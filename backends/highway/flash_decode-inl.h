@@ -154,7 +154,7 @@ HWY_INLINE void QkDotKeys(D d, const KvRows<T>& k, const KvRows<T>& v, int64_t j
 // inner, so that K is read in address order and a few keys serve every row
 // block of their head from L1. Blocks of one head take 3 keys: 12 accumulators,
 // 3 K vectors and q fill AVX2's 16 registers, and each q load serves 3 FMAs
-// (`decode` from DRAM: 1.09x over 2 keys; from cache the same). Blocks of
+// (faster than 2 keys on `decode` from DRAM, the same from cache). Blocks of
 // several heads take 2 (their K vectors are loaded row by row).
 template <int kHeads, typename T, class D>
 HWY_INLINE void QkDotTileOf(D d, const KvRows<T>& k, const KvRows<T>& v, int64_t heads,

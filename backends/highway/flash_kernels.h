@@ -6,7 +6,7 @@
 
 #include <cstddef>
 
-#include "flash_plan.h"
+#include "flash_run.h"
 
 namespace mha {
 

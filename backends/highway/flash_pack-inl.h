@@ -1,8 +1,8 @@
 // Rows transposed 4 at a time, for Q packed for QkTile (qt[d * rows_pad + r] =
 // scale * kLog2e * Q[row r][d] as f32, padding rows zero) and for the bias tile
 // of ScoreChunk. Blocks of 4 whole rows run as 4x4 transposes of 128-bit vectors
-// (4 loads, 8 shuffles, 4 stores per 16 elements): the scalar loop stored each
-// element alone and took 2.6% of bert.
+// (4 loads, 8 shuffles, 4 stores per 16 elements) rather than storing each element
+// alone.
 #if defined(MHA_BACKENDS_HIGHWAY_FLASH_PACK_INL_H_) == defined(HWY_TARGET_TOGGLE)
 #ifdef MHA_BACKENDS_HIGHWAY_FLASH_PACK_INL_H_
 #undef MHA_BACKENDS_HIGHWAY_FLASH_PACK_INL_H_
@@ -16,7 +16,7 @@
 #include "flash_plan.h"
 #include "flash_rows.h"
 #include "hwy/highway.h"
-#include "tensor_view.h"
+#include "mha/kit/tensor_view.h"
 
 HWY_BEFORE_NAMESPACE();
 namespace mha {

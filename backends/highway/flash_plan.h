@@ -1,6 +1,5 @@
-// Planning and threading of the flash kernels (no SIMD here): how a problem is cut
-// into work items, how much scratch each thread needs, and the one OpenMP loop
-// that runs the items and merges the key splits of the decode path.
+// Planning of the flash kernels (no SIMD here): how a problem is cut into work items
+// and how much scratch each thread needs (flash_run.h runs them).
 #ifndef MHA_BACKENDS_HIGHWAY_FLASH_PLAN_H_
 #define MHA_BACKENDS_HIGHWAY_FLASH_PLAN_H_
 
@@ -30,7 +29,7 @@ constexpr int64_t HeadsPerDotBlock(int64_t head_rows) {
 // thread (chunks of the OpenMP loop). A unit packs the K and V rows its items
 // see into contiguous f32 scratch once, tile by tile as they are first needed,
 // instead of every item reading K and V rows strided by the other heads (BSHD)
-// and widening V per tile: 1.13x on `prefill`. Only where one head's packed K
+// and widening V per tile. Only where one head's packed K
 // and V fit kPackBytesAnyThreads, or kMaxPackBytes per thread and
 // kMaxPackBytesAllThreads in all (so `long` packs on a few threads only).
 constexpr int64_t kPackBytesAnyThreads = int64_t{2} << 20;
@@ -105,20 +104,6 @@ struct FlashScratch {
 
 FlashPlan MakeFlashPlan(const mha_problem& p, bool bf16_dot);
 FlashScratch CarveScratch(const FlashPlan& plan, float* base);
-
-// One work item of one element type on one target, chosen once per call.
-using FlashItemFn = void (*)(const FlashPlan& plan, int64_t item, float* scratch);
-
-// Runs every item on p.num_threads threads, in units of plan.unit_q_blocks
-// consecutive steps, with per-thread scratch from `scratch` (num_threads *
-// plan.scratch_floats floats) and, on the decode path,
-// merges the splits in a fixed order: results do not depend on the thread count.
-void RunFlash(const FlashPlan& plan, FlashItemFn item_fn, float* scratch);
-
-// For an unsplit prefill item: the item its thread likely runs next (the next
-// step of its unit, else the unit num_threads units on, as the dynamic schedule
-// runs units of equal cost in turn), or -1 for none.
-int64_t NextItemOfThread(const FlashPlan& plan, int64_t item);
 
 // Floats of partials the decode path needs (0 when it does not split).
 int64_t PartialFloats(const FlashPlan& plan);

@@ -9,7 +9,7 @@
 #include <cstdint>
 
 #include "flash_plan.h"
-#include "mask.h"
+#include "mha/kit/mask.h"
 
 namespace mha {
 

@@ -1,6 +1,6 @@
 // From raw dots to probabilities, one vector of query rows at a time (scores are
 // transposed: st[j * rows_pad + r]), so max, sum and rescale need no horizontal
-// reductions. ScoreChunk applies design.md §1 in order: scale, softcap, bias,
+// reductions. ScoreChunk applies docs/semantics.md's formula in order: scale, softcap, bias,
 // ALiBi, mask. OnlineSoftmaxChunk is the flash update, in base 2 (scores are
 // logits times log2(e), see kLog2e):
 //   m' = max(m, max_j s_j), alpha = 2^(m - m'), l' = alpha l + sum_j 2^(s_j - m').

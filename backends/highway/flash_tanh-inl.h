@@ -1,6 +1,5 @@
 // tanh for the softcap (S = cap * tanh(S / cap)), cheaper than hwy's Tanh, whose
-// expm1 and division per score made softcap cost 22% of a prefill (1x8x1024^2,
-// D=128) on top of the attention itself.
+// expm1 and division per score made the softcap a large share of a prefill.
 // Method: tanh(x) = x P(x^2) / Q(x^2), a rational fit of degrees 7 and 3 in x^2
 // to tanh(x) / x on |x| <= 9 (relative error 8e-10 before f32 rounding; fitted
 // for this file by weighted least squares driven towards minimax). Beyond 9,

@@ -5,8 +5,8 @@
 // x is rounded to bf16 to nearest even; accumulation is f32.
 #include <cstring>
 
-#include "dtype.h"
 #include "gemm_kernels.h"
+#include "mha/kit/dtype.h"
 
 #if defined(__x86_64__) && defined(__GNUC__)
 // GCC 12's AVX-512 intrinsics pass _mm512_undefined_*() through (GCC bug 105593).

@@ -9,8 +9,8 @@
 
 #include "gemm_epilogue.h"
 #include "gemm_plan.h"
-#include "linear_call.h"
-#include "rope.h"
+#include "mha/kit/linear_call.h"
+#include "mha/kit/rope.h"
 
 namespace mha {
 namespace {

@@ -3,9 +3,9 @@
 #include <algorithm>
 #include <cstring>
 
-#include "dtype.h"
-#include "linear_call.h"
-#include "rope.h"
+#include "mha/kit/dtype.h"
+#include "mha/kit/linear_call.h"
+#include "mha/kit/rope.h"
 
 namespace mha {
 namespace {

@@ -10,8 +10,8 @@
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
 #include "hwy/highway.h"
 
-#include "dtype.h"
 #include "gemm_tile-inl.h"
+#include "mha/kit/dtype.h"
 
 HWY_BEFORE_NAMESPACE();
 namespace mha {

@@ -8,9 +8,9 @@
 #include <memory>
 #include <new>
 
-#include "dtype.h"
 #include "gemm_kernels.h"
 #include "gemm_layer.h"
+#include "mha/kit/dtype.h"
 
 namespace mha {
 namespace {

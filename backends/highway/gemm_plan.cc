@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <numeric>
 
-#include "linear_call.h"
+#include "mha/kit/linear_call.h"
 
 namespace mha {
 namespace {

@@ -12,6 +12,7 @@
 #include "flash_bf16_avx512.h"
 #include "flash_kernels.h"
 #include "flash_plan.h"
+#include "flash_run.h"
 #include "gemm_layer.h"
 #include "gemm_plan.h"
 #include "hwy/aligned_allocator.h"

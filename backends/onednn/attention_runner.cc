@@ -7,11 +7,11 @@
 #include <vector>
 
 #include "dnnl_compat.h"
-#include "dtype.h"
-#include "mask.h"
+#include "mha/kit/dtype.h"
+#include "mha/kit/mask.h"
+#include "mha/kit/tensor_view.h"
 #include "omp_threads.h"
 #include "row_ops.h"
-#include "tensor_view.h"
 
 namespace mha {
 namespace onednn {
@@ -32,9 +32,8 @@ constexpr int64_t kMinRows = 64;
 // chunks of one kv head with as many rows as the budget holds, up to every row: the
 // matmul -> softmax -> matmul of plain oneDNN over whole rows, with the scores out of
 // cache but few, large calls. A causal or windowed call caps its chunks at this many
-// rows, so that the keys a chunk computes and the mask then hides stay few: on
-// prefill-causal (GQA 32/8, 1 thread) 128 took 435-470 ms f32 and 285-337 ms bf16,
-// 256 took 494-570 and 308-312, 512 took 531-562 and 356-393 (noisy, 2 runs each).
+// rows, so that the keys a chunk computes and the mask then hides stay few: 128
+// measured fastest of 128, 256 and 512 on prefill-causal, f32 and bf16.
 constexpr int64_t kMaskedChunkRows = 128;
 // Calls of at most this many queries (decode, speculative decode) give the matmuls a
 // run-time key count, so that a decode loop whose key length grows by one each step
@@ -44,8 +43,8 @@ constexpr int64_t kRuntime = DNNL_RUNTIME_DIM_VAL;
 // Such calls widen K and V (bf16, f16 on CPUs without a fast bf16 matmul) one block of
 // keys at a time, about this many bytes of f32 per operand (an L2 here), so that the
 // matmul reads the widened block from cache rather than a widened copy of the whole
-// cache from memory: the decode shape over a bf16 cache took 6.5 ms widened whole and
-// 3.0-3.3 ms in blocks of 512 KiB to 2 MiB.
+// cache from memory: on the decode shape, blocks of 512 KiB to 2 MiB measured alike and
+// far faster than widening the whole cache.
 constexpr int64_t kStagedBlockBytes = int64_t{1} << 20;
 
 int64_t CeilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }

@@ -5,8 +5,8 @@
 #include <unordered_map>
 #include <vector>
 
-#include "dtype.h"
 #include "linear_rows.h"
+#include "mha/kit/dtype.h"
 #include "omp_threads.h"
 
 namespace mha {

@@ -2,14 +2,10 @@
 // where every exception becomes a status and a message.
 #include "onednn_backend.h"
 
-#include <atomic>
-#include <cerrno>
 #include <cstdio>
-#include <cstdlib>
 #include <memory>
 #include <mutex>
 #include <new>
-#include <set>
 #include <string>
 
 #include <oneapi/dnnl/dnnl.hpp>
@@ -17,6 +13,7 @@
 #include "attention_runner.h"
 #include "dnnl_compat.h"
 #include "linear.h"
+#include "mha/kit/isa.h"
 
 namespace mha {
 namespace {
@@ -29,20 +26,10 @@ using onednn::EngineState;
 // Our version, then the oneDNN headers it was built against.
 constexpr char kVersion[] = "1 (oneDNN " MHA_ONEDNN_STR(DNNL_VERSION_MAJOR) "." MHA_ONEDNN_STR(
     DNNL_VERSION_MINOR) "." MHA_ONEDNN_STR(DNNL_VERSION_PATCH) ")";
-constexpr char kBudgetVariable[] = "MHA_ONEDNN_SCORES_BUDGET_MB";
 
 struct Instance {
   EngineState state;
   std::string effective_isa;  // oneDNN's, under the cap: "avx2"
-  std::mutex names_mutex;
-  std::set<std::string> names;  // every impl name reported so far; nodes never move
-  std::atomic<const char*> last_impl{""};
-
-  // Records `name` as the implementation that ran last; isa() returns it.
-  void SetLastImpl(const std::string& name) {
-    std::lock_guard<std::mutex> lock(names_mutex);
-    last_impl.store(names.insert(name).first->c_str());
-  }
 };
 
 void Report(mha_backend_report* report, const std::string& message) {
@@ -67,17 +54,6 @@ mha_status Guarded(mha_backend_report* report, Body body) {
   } catch (...) {
     Report(report, "oneDNN backend: unknown exception");
     return MHA_ERR_INTERNAL;
-  }
-}
-
-const char* IsaName(mha_isa isa) {
-  switch (isa) {
-    case MHA_ISA_SCALAR: return "scalar";
-    case MHA_ISA_SSE4: return "sse4";
-    case MHA_ISA_AVX2: return "avx2";
-    case MHA_ISA_AVX512: return "avx512";
-    case MHA_ISA_AVX512_BF16: return "avx512_bf16";
-    default: return "native";
   }
 }
 
@@ -121,7 +97,7 @@ bool ApplyIsaCap(mha_isa requested, std::string* error) {
   std::lock_guard<std::mutex> lock(mutex);
   if (applied) {
     if (requested == applied_isa) return true;
-    *error = std::string("MHA_MAX_ISA=") + IsaName(requested) +
+    *error = std::string("max ISA ") + IsaName(requested) +
              " cannot take effect: oneDNN's ISA cap is process-wide and an earlier context "
              "fixed it at " +
              IsaName(applied_isa);
@@ -129,7 +105,7 @@ bool ApplyIsaCap(mha_isa requested, std::string* error) {
   }
   if (requested != MHA_ISA_NATIVE &&
       dnnl::set_max_cpu_isa(DnnlIsa(requested)) != dnnl::status::success) {
-    *error = std::string("MHA_MAX_ISA=") + IsaName(requested) +
+    *error = std::string("max ISA ") + IsaName(requested) +
              ": oneDNN refused the cap (it was used in this process before mha loaded it)";
     return false;
   }
@@ -151,35 +127,18 @@ bool HasFastBf16(const dnnl::engine& engine) {
   }
 }
 
-bool ReadBudget(size_t* bytes, std::string* error) {
-  const char* text = std::getenv(kBudgetVariable);
-  if (!text || !*text) return true;
-  errno = 0;
-  char* end = nullptr;
-  const long long mb = std::strtoll(text, &end, 10);
-  if (errno != 0 || *end != '\0' || mb < 1 || mb > (1ll << 30)) {
-    *error = std::string(kBudgetVariable) + "=\"" + text +
-             "\": expected a whole number of MiB from 1 to 1073741824";
-    return false;
-  }
-  *bytes = static_cast<size_t>(mb) << 20;
-  return true;
-}
-
 mha_status Create(const mha_backend_config* config, void** instance, mha_backend_report* report) {
   *instance = nullptr;
   return Guarded(report, [&] {
     std::string error;
-    size_t budget = size_t{64} << 20;
-    if (!ReadBudget(&budget, &error) || !ApplyIsaCap(config->max_isa, &error)) {
+    if (!ApplyIsaCap(config->max_isa, &error)) {
       Report(report, error);
       return MHA_ERR_INVALID_ARGUMENT;
     }
     auto created = std::make_unique<Instance>();
-    created->state.scores_budget = budget;
+    created->state.scores_budget = config->scores_budget_bytes;
     created->state.fast_bf16 = HasFastBf16(created->state.engine);
     created->effective_isa = EffectiveIsaName();
-    created->SetLastImpl(created->effective_isa);
     *instance = created.release();
     return MHA_OK;
   });
@@ -188,7 +147,7 @@ mha_status Create(const mha_backend_config* config, void** instance, mha_backend
 void Destroy(void* instance) { delete static_cast<Instance*>(instance); }
 
 const char* Isa(const void* instance) {
-  return static_cast<const Instance*>(instance)->last_impl.load();
+  return static_cast<const Instance*>(instance)->effective_isa.c_str();
 }
 
 int Supports(const void*, const mha_problem*, mha_backend_report*) {
@@ -206,7 +165,6 @@ mha_status Attention(void* instance, const mha_problem* problem, mha_backend_rep
       impl += "@" + self.effective_isa;
     }
     std::snprintf(report->impl, sizeof report->impl, "onednn:%s", impl.c_str());
-    self.SetLastImpl(impl);
     return MHA_OK;
   });
 }

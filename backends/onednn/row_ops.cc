@@ -5,8 +5,8 @@
 #include <cstring>
 #include <limits>
 
-#include "dtype.h"
-#include "tensor_view.h"
+#include "mha/kit/dtype.h"
+#include "mha/kit/tensor_view.h"
 
 namespace mha {
 namespace onednn {

@@ -12,8 +12,8 @@
 
 #include <cstdint>
 
-#include "mask.h"
 #include "mha/backend.h"
+#include "mha/kit/mask.h"
 
 namespace mha {
 namespace onednn {

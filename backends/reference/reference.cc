@@ -7,12 +7,12 @@
 #include <limits>
 #include <vector>
 
-#include "dtype.h"
-#include "mask.h"
 #include "mha/backend.h"
+#include "mha/kit/dtype.h"
+#include "mha/kit/mask.h"
+#include "mha/kit/tensor_view.h"
 #include "reference_backend.h"
 #include "reference_linear.h"
-#include "tensor_view.h"
 
 namespace mha {
 namespace {

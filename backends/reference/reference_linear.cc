@@ -4,9 +4,9 @@
 #include <new>
 #include <vector>
 
-#include "dtype.h"
-#include "linear_call.h"
-#include "rope.h"
+#include "mha/kit/dtype.h"
+#include "mha/kit/linear_call.h"
+#include "mha/kit/rope.h"
 
 namespace mha {
 namespace {

@@ -8,6 +8,11 @@
  * and the core refuses a table whose abi_version differs from its own. The core
  * validates every argument before a backend sees it: a backend receives only valid,
  * normalised problems (mha_problem) and never has to re-check them.
+ *
+ * The backend kit, header-only C++ under mha/kit/, holds the rules every backend must
+ * apply the same way: which keys a query sees (mask.h), dtype conversions (dtype.h),
+ * strided addressing (tensor_view.h), a GEMM call's rows and stores (linear_call.h)
+ * and rotary embedding (rope.h). docs/backends.md shows a module built on them.
  */
 #ifndef MHA_BACKEND_H_
 #define MHA_BACKEND_H_
@@ -18,22 +23,15 @@
 extern "C" {
 #endif
 
-#define MHA_BACKEND_ABI_VERSION 2u
+#define MHA_BACKEND_ABI_VERSION 3u
 
-/* SIMD ceilings of MHA_MAX_ISA, in increasing order. */
-typedef enum {
-  MHA_ISA_SCALAR = 0,
-  MHA_ISA_SSE4,
-  MHA_ISA_AVX2,
-  MHA_ISA_AVX512,
-  MHA_ISA_AVX512_BF16,
-  MHA_ISA_NATIVE /* no cap */
-} mha_isa;
-
-/* Settings a backend instance is created with (one instance per context). */
+/* Settings a backend instance is created with (one instance per context), resolved
+ * from the context's options and the environment by the core. */
 typedef struct {
-  mha_isa max_isa;
-  int verbose; /* MHA_VERBOSE level */
+  mha_isa max_isa;            /* the highest SIMD level the instance may use */
+  int verbose;                /* 0, 1 or 2, as mha_context_options.verbose */
+  size_t scores_budget_bytes; /* scratch for attention scores per call, for a backend
+                                 that materialises them (onednn) */
 } mha_backend_config;
 
 /* A validated attention call. Shapes are resolved; bias is normalised to dims

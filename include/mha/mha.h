@@ -51,6 +51,15 @@ typedef enum {
   MHA_ERR_INTERNAL             /* a bug or an unexpected failure inside a backend */
 } mha_status;
 
+/* Option structs (mha_context_options, mha_attention_desc, mha_layer_desc,
+ * mha_layer_options) are allocated by the caller and grow from release to release.
+ * Each begins with struct_size, the size of the caller's version of the struct, which
+ * its init function sets from the caller's own sizeof (the init functions are inline
+ * for that reason): a library newer than the caller's header reads only the fields the
+ * caller knows and gives the others their defaults, and never writes past the caller's
+ * struct; an older library refuses a newer caller's struct only if that sets a field it
+ * does not know. Always fill these structs with their init function first. */
+
 /* A 4-D strided view; strides are in elements, not bytes, and must be >= 0.
  * Q, K, V, out: axes [batch, seq, heads, head_dim], head_dim stride must be 1.
  *   BSHD (contiguous): strides {S*H*D, H*D, D, 1}; BHSD: {H*S*D, D, S*D, 1}.
@@ -65,6 +74,7 @@ typedef struct {
 
 /* Options of one attention call. Initialise with mha_attention_desc_init(). */
 typedef struct {
+  size_t struct_size;                /* set by mha_attention_desc_init */
   float scale;                       /* 0: 1/sqrt(head_dim) */
   int causal;                        /* key j visible iff j <= p(i) (bottom-right) */
   int64_t window_left, window_right; /* -1: unlimited; visible iff
@@ -83,11 +93,61 @@ typedef struct {
 
 typedef struct mha_context mha_context;
 
-/* Creates a context. backend: a name ("highway", "onednn", "reference"), "auto", a
- * comma list in order of preference, or NULL to read MHA_BACKEND (default "auto").
- * Environment variables (MHA_NUM_THREADS, MHA_MAX_ISA, MHA_VERBOSE, MHA_PLUGIN_PATH)
- * are read here. Returns MHA_ERR_BACKEND_UNAVAILABLE with the list of available
- * backends when a name is unknown or its module cannot be loaded; *out is NULL then. */
+/* SIMD levels a context may be capped at, in increasing order. */
+typedef enum {
+  MHA_ISA_SCALAR = 0,
+  MHA_ISA_SSE4,
+  MHA_ISA_AVX2,
+  MHA_ISA_AVX512,      /* AVX-512 F/BW/DQ/VL */
+  MHA_ISA_AVX512_BF16, /* plus VNNI, VBMI2 and BF16 dot products */
+  MHA_ISA_NATIVE       /* no cap: the best the CPU has */
+} mha_isa;
+
+/* The level's name as MHA_MAX_ISA spells it ("avx2"); NULL for a value that is not an
+ * mha_isa. The levels are the values from MHA_ISA_SCALAR to MHA_ISA_NATIVE. */
+MHA_API const char* mha_isa_name(mha_isa isa);
+
+/* Parses a level's name, case-insensitive; MHA_ERR_INVALID_ARGUMENT lists the names. */
+MHA_API mha_status mha_isa_from_name(const char* name, mha_isa* out);
+
+/* 1 when this CPU can run the level (MHA_ISA_NATIVE and MHA_ISA_SCALAR: always). */
+MHA_API int mha_isa_supported(mha_isa isa);
+
+/* A field of mha_context_options left at this value takes its environment variable,
+ * and the library's default when that is unset. */
+#define MHA_FROM_ENVIRONMENT (-1)
+
+/* How to create a context. Initialise with mha_context_options_init(): every setting
+ * then comes from its environment variable, as for mha_context_create. */
+typedef struct {
+  size_t struct_size;      /* set by mha_context_options_init */
+  const char* backend;     /* as mha_context_create's; NULL: MHA_BACKEND, else "auto" */
+  int num_threads;         /* 1..4096, 0 for OpenMP's default; or MHA_NUM_THREADS */
+  int max_isa;             /* an mha_isa; or MHA_MAX_ISA, else MHA_ISA_NATIVE */
+  int verbose;             /* 0, 1 (one line per call) or 2 (and each decision) on
+                              stderr; or MHA_VERBOSE, else 0 */
+  const char* plugin_path; /* directories searched for modules, ':'-separated, before
+                              the library's own; NULL: MHA_PLUGIN_PATH */
+  int64_t onednn_scores_budget_mb; /* MiB, >= 1: the onednn backend's score scratch
+                                      per call; or MHA_ONEDNN_SCORES_BUDGET_MB, else 64 */
+} mha_context_options;
+
+MHA_API void mha_context_options_init_size(mha_context_options* options, size_t size);
+static inline void mha_context_options_init(mha_context_options* options) {
+  mha_context_options_init_size(options, sizeof *options);
+}
+
+/* Creates a context with the given options (NULL: all from the environment). A setting
+ * given here is not read from the environment, so a malformed variable for it does not
+ * matter. Returns MHA_ERR_BACKEND_UNAVAILABLE with the list of available backends when
+ * a name is unknown or its module cannot be loaded; *out is NULL on any failure. */
+MHA_API mha_status mha_context_create_with(const mha_context_options* options,
+                                           mha_context** out);
+
+/* Creates a context of `backend`: a name ("highway", "onednn", "reference"), "auto",
+ * a comma list in order of preference, or NULL to read MHA_BACKEND (default "auto").
+ * Every other setting comes from the environment (MHA_NUM_THREADS, MHA_MAX_ISA,
+ * MHA_VERBOSE, MHA_PLUGIN_PATH, MHA_ONEDNN_SCORES_BUDGET_MB). */
 MHA_API mha_status mha_context_create(const char* backend, mha_context** out);
 
 /* Destroys a context; NULL is a no-op. */
@@ -96,14 +156,19 @@ MHA_API void mha_context_destroy(mha_context* ctx);
 /* The name of the context's first backend, e.g. "highway"; NULL for NULL. */
 MHA_API const char* mha_context_backend(const mha_context* ctx);
 
-/* The SIMD level or implementation that backend runs, e.g. "AVX3_DL". */
+/* The instruction set the first backend's kernels run, in that backend's words:
+ * highway its Highway target ("AVX3_DL"), onednn oneDNN's ISA ("avx512_core_bf16"),
+ * reference "scalar". */
 MHA_API const char* mha_context_isa(const mha_context* ctx);
 
 /* Threads for attention calls; n >= 1, or 0 for OpenMP's default. */
 MHA_API mha_status mha_context_set_num_threads(mha_context* ctx, int n);
 
 /* Fills *desc with the defaults: scale 0, no mask, windows -1, everything else off. */
-MHA_API void mha_attention_desc_init(mha_attention_desc* desc);
+MHA_API void mha_attention_desc_init_size(mha_attention_desc* desc, size_t size);
+static inline void mha_attention_desc_init(mha_attention_desc* desc) {
+  mha_attention_desc_init_size(desc, sizeof *desc);
+}
 
 /* out = attention(q, k, v) with the options of desc (NULL: defaults).
  * q [B, Lq, Hq, D], k [B, Lk, Hkv, D], v [B, Lk, Hkv, Dv], out [B, Lq, Hq, Dv];
@@ -156,6 +221,7 @@ typedef enum {
  * contiguous, all of weight_dtype; biases are f32. The layer packs its own copy at
  * create: the caller may free every buffer afterwards. */
 typedef struct {
+  size_t struct_size;   /* set by mha_layer_desc_init */
   int64_t d_model;      /* features of x and of out */
   int64_t kv_d_model;   /* features of x_kv (cross-attention); 0: d_model */
   int64_t num_heads;    /* Hq */
@@ -194,6 +260,7 @@ typedef struct {
 
 /* Per-call options of mha_layer_forward. Initialise with mha_layer_options_init(). */
 typedef struct {
+  size_t struct_size; /* set by mha_layer_options_init */
   /* [B] real tokens of x per row, the rest right padding (0 <= q_lens[b] <= L), or
    * NULL: all L. Padded rows of out are zeros. */
   const int32_t* q_lens;
@@ -216,7 +283,10 @@ typedef struct mha_layer mha_layer;
 typedef struct mha_kv_cache mha_kv_cache;
 
 /* Defaults: every pointer NULL, sizes 0, f32 weights, no mask, windows -1, no rope. */
-MHA_API void mha_layer_desc_init(mha_layer_desc* desc);
+MHA_API void mha_layer_desc_init_size(mha_layer_desc* desc, size_t size);
+static inline void mha_layer_desc_init(mha_layer_desc* desc) {
+  mha_layer_desc_init_size(desc, sizeof *desc);
+}
 
 /* Packs the weights for the context's backends (the first backend with a GEMM runs
  * the projections; MHA_VERBOSE=2 says which). The layer keeps a reference to ctx:
@@ -227,7 +297,11 @@ MHA_API mha_status mha_layer_create(mha_context* ctx, const mha_layer_desc* desc
 /* Destroys a layer; NULL is a no-op. */
 MHA_API void mha_layer_destroy(mha_layer* layer);
 
-MHA_API void mha_layer_options_init(mha_layer_options* options);
+/* Defaults: no lengths, mask, probs or lse; position_offset 0. */
+MHA_API void mha_layer_options_init_size(mha_layer_options* options, size_t size);
+static inline void mha_layer_options_init(mha_layer_options* options) {
+  mha_layer_options_init_size(options, sizeof *options);
+}
 
 /* out = layer(x, x_kv). x_kv NULL: self-attention. options NULL: defaults.
  * cache NULL: attends over this call's keys only. With a cache (self-attention only),

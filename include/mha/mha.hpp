@@ -111,12 +111,54 @@ struct AttentionOptions {
   }
 };
 
+// Settings of a new context; those not set here come from the environment.
+class ContextOptions {
+ public:
+  ContextOptions() { mha_context_options_init(&options_); }
+  ContextOptions(const ContextOptions& other) { *this = other; }
+  ContextOptions& operator=(const ContextOptions& other) {
+    options_ = other.options_;
+    backend_ = other.backend_;
+    plugin_path_ = other.plugin_path_;
+    options_.backend = other.options_.backend ? backend_.c_str() : nullptr;
+    options_.plugin_path = other.options_.plugin_path ? plugin_path_.c_str() : nullptr;
+    return *this;
+  }
+
+  ContextOptions& Backend(const std::string& name) {
+    backend_ = name;
+    options_.backend = backend_.c_str();
+    return *this;
+  }
+  ContextOptions& NumThreads(int n) { options_.num_threads = n; return *this; }
+  ContextOptions& MaxIsa(mha_isa isa) { options_.max_isa = isa; return *this; }
+  ContextOptions& Verbose(int level) { options_.verbose = level; return *this; }
+  ContextOptions& PluginPath(const std::string& dirs) {
+    plugin_path_ = dirs;
+    options_.plugin_path = plugin_path_.c_str();
+    return *this;
+  }
+  ContextOptions& OnednnScoresBudgetMb(int64_t mb) {
+    options_.onednn_scores_budget_mb = mb;
+    return *this;
+  }
+
+  const mha_context_options* get() const { return &options_; }
+
+ private:
+  mha_context_options options_;
+  std::string backend_, plugin_path_;
+};
+
 // Owns an mha_context. Movable, not copyable; safe to share across threads.
 class Context {
  public:
   // backend: a name, "auto", a comma list, or empty to read MHA_BACKEND.
   explicit Context(const std::string& backend = "") {
     Check(mha_context_create(backend.empty() ? nullptr : backend.c_str(), &ctx_));
+  }
+  explicit Context(const ContextOptions& options) {
+    Check(mha_context_create_with(options.get(), &ctx_));
   }
   ~Context() { mha_context_destroy(ctx_); }
   Context(Context&& other) noexcept : ctx_(std::exchange(other.ctx_, nullptr)) {}

@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "mha/backend.h"
+#include "mha/kit/tensor_view.h"
 
 #ifdef TEST_BACKEND_NEEDS_DEPENDENCY
 int MhaTestDependency();  // defined in a library that is not on the search path
@@ -41,8 +42,7 @@ mha_status Attention(void*, const mha_problem* p, mha_backend_report* report) {
   for (int64_t b = 0; b < p->batch; ++b)
     for (int64_t i = 0; i < p->q_len; ++i)
       for (int64_t h = 0; h < p->num_heads; ++h)
-        for (int64_t e = 0; e < p->v_head_dim; ++e)
-          out[b * p->out.strides[0] + i * p->out.strides[1] + h * p->out.strides[2] + e] = 7;
+        for (int64_t e = 0; e < p->v_head_dim; ++e) out[mha::RowOffset(p->out, b, i, h) + e] = 7;
   return MHA_OK;
 }
 

@@ -1,8 +1,8 @@
 // Scalar conversions between f32 and the 16-bit element types, written once and
 // used by the core, the reference backend and the tests. Both narrowing
 // conversions round to nearest, ties to even, and keep NaN a (quiet) NaN.
-#ifndef MHA_SRC_DTYPE_H_
-#define MHA_SRC_DTYPE_H_
+#ifndef MHA_KIT_DTYPE_H_
+#define MHA_KIT_DTYPE_H_
 
 #include <cstdint>
 #include <cstring>
@@ -101,4 +101,4 @@ inline void StoreFromF32(void* data, mha_dtype dtype, int64_t index, float value
 
 }  // namespace mha
 
-#endif  // MHA_SRC_DTYPE_H_
+#endif  // MHA_KIT_DTYPE_H_

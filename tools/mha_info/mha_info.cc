@@ -19,6 +19,7 @@
 #include "hwy/targets.h"
 #include "isa_levels.h"
 #include "json_value.h"
+#include "mha/kit/isa.h"
 #include "mha/mha.h"
 #include "self_check.h"
 
@@ -39,8 +40,6 @@ constexpr const char* kRelevantFlags[] = {
 constexpr const char* kEnvPrefixes[] = {"MHA_", "OMP_", "GOMP_", "ONEDNN_", "DNNL_",
                                         "OPENBLAS_"};
 
-constexpr const char* kIsaCaps[] = {"native", "avx512_bf16", "avx512", "avx2", "sse4",
-                                    "scalar"};
 
 std::string CpuInfoField(const std::string& key) {
   std::ifstream cpuinfo("/proc/cpuinfo");
@@ -122,9 +121,9 @@ JsonValue Highway() {
   return hwy_info;
 }
 
-// A context of `backend` under MHA_MAX_ISA=cap; returns its ISA or the error.
-std::string IsaUnderCap(const std::string& backend, const char* cap) {
-  mha_context* ctx = mha_bench::CreateContextCapped(backend, {cap});
+// A context of `backend` capped at `level`; returns its ISA or the error.
+std::string IsaUnderCap(const std::string& backend, mha_isa level) {
+  mha_context* ctx = mha_bench::CreateContextCapped(backend, level);
   if (!ctx) return std::string("error: ") + mha_last_error();
   std::string isa = mha_context_isa(ctx);
   mha_context_destroy(ctx);
@@ -152,7 +151,10 @@ JsonValue Backends() {
           b.Set("version", version);
         }
         JsonValue per_cap = JsonValue::Object();
-        for (const char* cap : kIsaCaps) per_cap.Set(cap, IsaUnderCap(name, cap));
+        for (auto level = std::rbegin(mha::kIsaLevels); level != std::rend(mha::kIsaLevels);
+             ++level) {
+          per_cap.Set(level->name, IsaUnderCap(name, level->isa));
+        }
         b.Set("isa_per_MHA_MAX_ISA", std::move(per_cap));
         b.Set("self_check", SelfCheck(name));
       }

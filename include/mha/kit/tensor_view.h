@@ -1,6 +1,6 @@
 // Element offsets into the strided views of an mha_problem.
-#ifndef MHA_SRC_TENSOR_VIEW_H_
-#define MHA_SRC_TENSOR_VIEW_H_
+#ifndef MHA_KIT_TENSOR_VIEW_H_
+#define MHA_KIT_TENSOR_VIEW_H_
 
 #include <cstdint>
 
@@ -22,4 +22,4 @@ inline mha_tensor ContiguousView(void* data, mha_dtype dtype, int64_t d0, int64_
 
 }  // namespace mha
 
-#endif  // MHA_SRC_TENSOR_VIEW_H_
+#endif  // MHA_KIT_TENSOR_VIEW_H_

@@ -1,8 +1,8 @@
 // Rotary position embedding, the one definition every backend's linear epilogue uses.
 // Pair i of a head (i < rope_dims / 2) rotates by the angle position * inv_freq[i]:
 // NeoX/LLaMA pairs dimension i with i + rope_dims / 2, GPT-J pairs 2i with 2i + 1.
-#ifndef MHA_SRC_ROPE_H_
-#define MHA_SRC_ROPE_H_
+#ifndef MHA_KIT_ROPE_H_
+#define MHA_KIT_ROPE_H_
 
 #include <cmath>
 #include <cstdint>
@@ -37,4 +37,4 @@ inline void RotateHead(int style, int64_t rope_dims, const T* cos, const T* sin,
 
 }  // namespace mha
 
-#endif  // MHA_SRC_ROPE_H_
+#endif  // MHA_KIT_ROPE_H_

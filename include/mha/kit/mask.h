@@ -1,8 +1,8 @@
 // Which keys a query row may see. Causal, the sliding window and kv_lens each allow
 // a contiguous range of keys, so their intersection is one range [begin, end).
 // Positions follow FlashAttention's variable-length rule (docs/semantics.md).
-#ifndef MHA_SRC_MASK_H_
-#define MHA_SRC_MASK_H_
+#ifndef MHA_KIT_MASK_H_
+#define MHA_KIT_MASK_H_
 
 #include <algorithm>
 #include <cstdint>
@@ -45,4 +45,4 @@ inline KeyRange VisibleKeys(const mha_problem& p, int64_t b, int64_t i) {
 
 }  // namespace mha
 
-#endif  // MHA_SRC_MASK_H_
+#endif  // MHA_KIT_MASK_H_

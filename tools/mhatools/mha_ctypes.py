@@ -16,8 +16,10 @@ class Tensor(ctypes.Structure):
                 ("dims", ctypes.c_int64 * 4), ("strides", ctypes.c_int64 * 4)]
 
 
+# The option structs begin with struct_size; Library.init fills one with its defaults.
 class AttentionDesc(ctypes.Structure):
-    _fields_ = [("scale", ctypes.c_float), ("causal", ctypes.c_int),
+    INIT = "mha_attention_desc_init_size"
+    _fields_ = [("struct_size", ctypes.c_size_t), ("scale", ctypes.c_float), ("causal", ctypes.c_int),
                 ("window_left", ctypes.c_int64), ("window_right", ctypes.c_int64),
                 ("softcap", ctypes.c_float), ("alibi_slopes", ctypes.c_void_p),
                 ("bias", ctypes.c_void_p), ("kv_lens", ctypes.c_void_p),
@@ -26,7 +28,8 @@ class AttentionDesc(ctypes.Structure):
 
 
 class LayerDesc(ctypes.Structure):  # mha_layer_desc, field by field and in order
-    _fields_ = [("d_model", ctypes.c_int64), ("kv_d_model", ctypes.c_int64),
+    INIT = "mha_layer_desc_init_size"
+    _fields_ = [("struct_size", ctypes.c_size_t), ("d_model", ctypes.c_int64), ("kv_d_model", ctypes.c_int64),
                 ("num_heads", ctypes.c_int64), ("num_kv_heads", ctypes.c_int64),
                 ("head_dim", ctypes.c_int64), ("weight_dtype", ctypes.c_int),
                 ("in_proj_weight", ctypes.c_void_p), ("wq", ctypes.c_void_p),
@@ -41,7 +44,8 @@ class LayerDesc(ctypes.Structure):  # mha_layer_desc, field by field and in orde
 
 
 class LayerOptions(ctypes.Structure):  # mha_layer_options
-    _fields_ = [("q_lens", ctypes.c_void_p), ("kv_lens", ctypes.c_void_p),
+    INIT = "mha_layer_options_init_size"
+    _fields_ = [("struct_size", ctypes.c_size_t), ("q_lens", ctypes.c_void_p), ("kv_lens", ctypes.c_void_p),
                 ("attn_mask", ctypes.c_void_p), ("probs", ctypes.c_void_p),
                 ("lse", ctypes.c_void_p), ("position_offset", ctypes.c_int64)]
 
@@ -83,14 +87,13 @@ class Library:
         lib.mha_context_isa.argtypes = [ctypes.c_void_p]
         lib.mha_context_isa.restype = ctypes.c_char_p
         lib.mha_context_set_num_threads.argtypes = [ctypes.c_void_p, ctypes.c_int]
-        lib.mha_attention_desc_init.argtypes = [ctypes.POINTER(AttentionDesc)]
+        for struct in (AttentionDesc, LayerDesc, LayerOptions):
+            getattr(lib, struct.INIT).argtypes = [ctypes.POINTER(struct), ctypes.c_size_t]
         lib.mha_attention.argtypes = [ctypes.c_void_p] + [ctypes.POINTER(Tensor)] * 4 + [
             ctypes.POINTER(AttentionDesc)]
-        lib.mha_layer_desc_init.argtypes = [ctypes.POINTER(LayerDesc)]
         lib.mha_layer_create.argtypes = [ctypes.c_void_p, ctypes.POINTER(LayerDesc),
                                          ctypes.POINTER(ctypes.c_void_p)]
         lib.mha_layer_destroy.argtypes = [ctypes.c_void_p]
-        lib.mha_layer_options_init.argtypes = [ctypes.POINTER(LayerOptions)]
         lib.mha_layer_forward.argtypes = [ctypes.c_void_p, ctypes.POINTER(Tensor),
                                           ctypes.c_void_p, ctypes.POINTER(Tensor),
                                           ctypes.POINTER(LayerOptions), ctypes.c_void_p]
@@ -107,6 +110,11 @@ class Library:
         lib.mha_backend_available.argtypes = [ctypes.c_char_p]
         lib.mha_last_error.restype = ctypes.c_char_p
         lib.mha_version.restype = ctypes.c_char_p
+
+    def init(self, struct):
+        """Fills an option struct with its defaults, as its C init function does."""
+        getattr(self.lib, struct.INIT)(ctypes.byref(struct), ctypes.sizeof(struct))
+        return struct
 
     def last_error(self):
         return self.lib.mha_last_error().decode()
@@ -143,8 +151,7 @@ class Context:
         q_dtype, kv_dtype, out_dtype = dtypes
         tensors = [_tensor(q, q_dtype), _tensor(k, kv_dtype), _tensor(v, kv_dtype),
                    _tensor(out, out_dtype)]
-        desc = AttentionDesc()
-        self.library.lib.mha_attention_desc_init(ctypes.byref(desc))
+        desc = self.library.init(AttentionDesc())
         desc.causal = int(causal)
         args = [self.handle] + [ctypes.byref(t) for t in tensors] + [ctypes.byref(desc)]
         probs_tensor = None if probs is None else _tensor(probs, F32)
@@ -168,8 +175,7 @@ class Layer:
         lib = context.library.lib
         arrays = {name: np.ascontiguousarray(a, dtype=np.float32)
                   for name, a in weights.items()}
-        desc = LayerDesc()
-        lib.mha_layer_desc_init(ctypes.byref(desc))
+        desc = context.library.init(LayerDesc())
         desc.d_model = arrays["wo"].shape[0]
         desc.num_heads = num_heads
         desc.weight_dtype = F32
@@ -192,9 +198,8 @@ class Layer:
         probs = np.empty((batch, self.heads, length, length), np.float32)
         x_view, out_view = (rows_tensor(a, F32) for a in (x, out))
         probs_view = _tensor(probs, F32)
-        options = LayerOptions()
+        options = self.context.library.init(LayerOptions())
         lib = self.context.library.lib
-        lib.mha_layer_options_init(ctypes.byref(options))
         options.probs = ctypes.addressof(probs_view)
         if lens is not None:
             # Self-attention without a cache: the queries and the keys are the same tokens.

@@ -1,5 +1,5 @@
 """The Markdown of a benchmark report: tables padded so they read well in a terminal."""
-import bench_results
+from . import bench_results
 
 
 class Notes:

@@ -1,7 +1,7 @@
 // Addressing of an mha_linear_call, written once for every backend's GEMM epilogue:
 // which rows exist, where element n of row (b, s) is stored, and its RoPE position.
-#ifndef MHA_SRC_LINEAR_CALL_H_
-#define MHA_SRC_LINEAR_CALL_H_
+#ifndef MHA_KIT_LINEAR_CALL_H_
+#define MHA_KIT_LINEAR_CALL_H_
 
 #include <cstdint>
 
@@ -33,4 +33,4 @@ inline int64_t RopePosition(const mha_linear_call& c, int64_t b, int64_t s) {
 
 }  // namespace mha
 
-#endif  // MHA_SRC_LINEAR_CALL_H_
+#endif  // MHA_KIT_LINEAR_CALL_H_

@@ -1,0 +1,56 @@
+// The mha_isa functions of the C API: names from the kit's table, support from the CPU.
+#include <strings.h>
+
+#include <string>
+
+#include "error.h"
+#include "hwy/targets.h"
+#include "mha/kit/isa.h"
+
+namespace {
+
+bool CpuHas(mha_isa isa) {
+  const int64_t targets = hwy::SupportedTargets();
+  switch (isa) {
+    case MHA_ISA_SCALAR:
+    case MHA_ISA_NATIVE: return true;
+#if HWY_ARCH_X86
+    case MHA_ISA_SSE4: return (targets & HWY_SSE4) != 0;
+    case MHA_ISA_AVX2: return (targets & HWY_AVX2) != 0;
+    case MHA_ISA_AVX512: return (targets & HWY_AVX3) != 0;
+    // Highway's AVX3_DL bit depends on how the caller was compiled (HWY_WANT_AVX3_DL)
+    // and does not require BF16; ask the CPU.
+    case MHA_ISA_AVX512_BF16:
+      return (targets & HWY_AVX3) != 0 && __builtin_cpu_supports("avx512bf16") &&
+             __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512vbmi2");
+#endif
+    default: return false;
+  }
+}
+
+}  // namespace
+
+extern "C" {
+
+const char* mha_isa_name(mha_isa isa) {
+  const mha::IsaLevel* level = mha::FindIsaLevel(isa);
+  return level ? level->name : nullptr;
+}
+
+mha_status mha_isa_from_name(const char* name, mha_isa* out) {
+  if (!out) return mha::Invalid("out is NULL");
+  std::string names;
+  for (const mha::IsaLevel& level : mha::kIsaLevels) {
+    if (name && strcasecmp(name, level.name) == 0) {
+      *out = level.isa;
+      return MHA_OK;
+    }
+    names += names.empty() ? level.name : std::string(", ") + level.name;
+  }
+  return mha::Invalid(mha::Format("\"%s\" is not an ISA level; expected one of %s",
+                                  name ? name : "(null)", names.c_str()));
+}
+
+int mha_isa_supported(mha_isa isa) { return mha::FindIsaLevel(isa) && CpuHas(isa) ? 1 : 0; }
+
+}  // extern "C"
