@@ -1,7 +1,9 @@
 #include "ceilings.h"
 
-#include <immintrin.h>
 #include <omp.h>
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
 
 #include <algorithm>
 #include <chrono>
@@ -46,6 +48,7 @@ double BestParallelSeconds(int threads, const Body& body) {
   return best;
 }
 
+#if defined(__x86_64__)
 // 16 chains of vdpbf16ps (32 zmm registers): each instruction is 32 bf16 pairs = 64 FLOPs.
 __attribute__((target("avx512f,avx512bf16,avx512vl"))) double Bf16DotKernel(
     int64_t rounds, float* sink) {
@@ -63,6 +66,7 @@ __attribute__((target("avx512f,avx512bf16,avx512vl"))) double Bf16DotKernel(
   *sink = lanes[0] + lanes[15];
   return 64.0 * 16.0 * static_cast<double>(rounds);
 }
+#endif
 
 double FmaGflops(int threads) {
   constexpr int64_t kRounds = 8 << 20;
@@ -77,6 +81,10 @@ double FmaGflops(int threads) {
 }
 
 double Bf16Gflops(int threads) {
+#if !defined(__x86_64__)
+  (void)threads;  // vdpbf16ps is x86 only
+  return 0;
+#else
   if (!__builtin_cpu_supports("avx512bf16")) return 0;
   constexpr int64_t kRounds = 4 << 20;
   const double seconds = BestParallelSeconds(threads, [&](int t) {
@@ -85,6 +93,7 @@ double Bf16Gflops(int threads) {
     g_sinks[t % 256] = sink;
   });
   return 64.0 * 16.0 * kRounds * threads / seconds * 1e-9;
+#endif
 }
 
 double ReadGbs(int threads) {

@@ -24,6 +24,12 @@ bool CpuHas(mha_isa isa) {
       return (targets & HWY_AVX3) != 0 && __builtin_cpu_supports("avx512bf16") &&
              __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512vbmi2");
 #endif
+#if HWY_ARCH_ARM_A64
+    // SVE_256 and SVE2_128 are Highway's SVE and SVE2 specialised for one vector length.
+    case MHA_ISA_NEON: return (targets & HWY_NEON) != 0;
+    case MHA_ISA_SVE: return (targets & (HWY_SVE | HWY_SVE_256)) != 0;
+    case MHA_ISA_SVE2: return (targets & (HWY_SVE2 | HWY_SVE2_128)) != 0;
+#endif
     default: return false;
   }
 }

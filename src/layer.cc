@@ -3,6 +3,7 @@
 
 #include <cinttypes>
 #include <cmath>
+#include <cstring>
 
 #include "error.h"
 #include "mha/kit/dtype.h"
@@ -69,7 +70,8 @@ mha_status CheckAttentionOptions(const mha_layer_desc& d, mha_layer* l) {
 }
 
 mha_status CheckRope(const mha_layer_desc& d, mha_layer* l) {
-  const int style = static_cast<int>(d.rope);
+  int style;  // the int a C caller stored, read without loading the enum (as DtypeValue)
+  std::memcpy(&style, &d.rope, sizeof style);
   if (style != MHA_ROPE_NONE && style != MHA_ROPE_NEOX && style != MHA_ROPE_GPTJ) {
     return Invalid(Format("desc->rope=%d must be MHA_ROPE_NONE, MHA_ROPE_NEOX or "
                           "MHA_ROPE_GPTJ", style));

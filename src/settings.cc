@@ -31,12 +31,22 @@ std::string Trim(const std::string& s) {
   return s.substr(first, s.find_last_not_of(" \t") - first + 1);
 }
 
+// The levels of this build's architecture.
 std::string IsaNames() {
   std::string names;
   for (const IsaLevel& level : kIsaLevels) {
+    if (!IsaOfThisArch(level)) continue;
     names += names.empty() ? level.name : std::string(", ") + level.name;
   }
   return names;
+}
+
+// A level of another architecture is refused rather than read as some cap here.
+mha_status CheckIsaArch(const IsaLevel& level, const std::string& setting) {
+  if (IsaOfThisArch(level)) return MHA_OK;
+  return Invalid(Format("%s: %s is an %s level and this library runs on %s; expected one of %s",
+                        setting.c_str(), level.name, IsaArchName(level.arch),
+                        IsaArchName(kThisIsaArch), IsaNames().c_str()));
 }
 
 struct IntSetting {
@@ -75,11 +85,12 @@ constexpr IntSetting kScoresBudget = {"onednn_scores_budget_mb", "MHA_ONEDNN_SCO
 
 mha_status ResolveIsa(int option, mha_isa* out) {
   if (option != MHA_FROM_ENVIRONMENT) {
-    if (!FindIsaLevel(option)) {
-      return Invalid(Format("options->max_isa=%d: expected an mha_isa, MHA_ISA_SCALAR (0) to "
-                            "MHA_ISA_NATIVE (%d)",
-                            option, static_cast<int>(MHA_ISA_NATIVE)));
+    const IsaLevel* level = FindIsaLevel(option);
+    if (!level) {
+      return Invalid(Format("options->max_isa=%d: expected an mha_isa of %s", option,
+                            IsaNames().c_str()));
     }
+    if (mha_status st = CheckIsaArch(*level, Format("options->max_isa=%d", option))) return st;
     *out = static_cast<mha_isa>(option);
     return MHA_OK;
   }
@@ -87,6 +98,7 @@ mha_status ResolveIsa(int option, mha_isa* out) {
   if (!text) return MHA_OK;
   for (const IsaLevel& level : kIsaLevels) {
     if (strcasecmp(text, level.name) == 0) {
+      if (mha_status st = CheckIsaArch(level, Format("MHA_MAX_ISA=\"%s\"", text))) return st;
       *out = level.isa;
       return MHA_OK;
     }

@@ -1,5 +1,6 @@
 #include "validate.h"
 
+#include <algorithm>
 #include <cinttypes>
 #include <cmath>
 #include <limits>
@@ -221,8 +222,11 @@ mha_status ValidateAttention(const mha_tensor* q, const mha_tensor* k,
 
   p.scale = d.scale > 0 ? d.scale : static_cast<float>(1.0 / std::sqrt(double(p.head_dim)));
   p.causal = d.causal;
-  p.window_left = d.window_left;
-  p.window_right = d.window_right;
+  // A window wider than Lq + Lk limits nothing; clamped there, positions +- a window
+  // cannot overflow in the backends' mask arithmetic.
+  const int64_t widest = p.q_len + p.kv_len;
+  p.window_left = std::min(d.window_left, widest);
+  p.window_right = std::min(d.window_right, widest);
   p.softcap = d.softcap;
   p.alibi_slopes = d.alibi_slopes;
   p.kv_lens = d.kv_lens;

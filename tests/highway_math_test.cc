@@ -23,6 +23,10 @@ namespace {
 
 namespace hn = hwy::HWY_NAMESPACE;
 
+// The helpers that call the kernels take the baseline target's attributes (NEON adds
+// +crypto to the compiler's baseline), as the kernels do.
+HWY_BEFORE_NAMESPACE();
+
 // fn applied to x vector by vector, on the baseline target.
 template <class Fn>
 std::vector<float> Apply(Fn fn, const std::vector<float>& x) {
@@ -46,6 +50,8 @@ std::vector<float> FastExp2Of(const std::vector<float>& x) {
 std::vector<float> SoftcapTanhOf(const std::vector<float>& x) {
   return Apply([](auto d, auto v) { return mha::HWY_NAMESPACE::SoftcapTanh(d, v); }, x);
 }
+
+HWY_AFTER_NAMESPACE();
 
 double UlpError(float got, double want) {
   const float wantf = static_cast<float>(want);

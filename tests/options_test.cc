@@ -18,6 +18,18 @@ namespace {
 
 using Catch::Matchers::Contains;
 
+// A SIMD level of this architecture below native, its Highway target, and a level of
+// another architecture.
+#if defined(__aarch64__)
+constexpr mha_isa kLowIsa = MHA_ISA_NEON;
+constexpr const char* kLowTarget = "NEON";
+constexpr mha_isa kForeignIsa = MHA_ISA_SSE4;
+#else
+constexpr mha_isa kLowIsa = MHA_ISA_SSE4;
+constexpr const char* kLowTarget = "SSE4";
+constexpr mha_isa kForeignIsa = MHA_ISA_NEON;
+#endif
+
 TEST_CASE("options: a setting given is not read from the environment", "[options][env]") {
   ScopedEnv backend("MHA_BACKEND", "nonsense");
   ScopedEnv threads("MHA_NUM_THREADS", "many");
@@ -26,12 +38,12 @@ TEST_CASE("options: a setting given is not read from the environment", "[options
   ScopedEnv budget("MHA_ONEDNN_SCORES_BUDGET_MB", "none");
   mha_context_options options = BackendOptions("highway");
   options.num_threads = 2;
-  options.max_isa = MHA_ISA_SSE4;
+  options.max_isa = kLowIsa;
   options.verbose = 0;
   options.onednn_scores_budget_mb = 8;
   ScopedContext ctx(options);
   REQUIRE(ctx.status() == MHA_OK);
-  CHECK(std::string(mha_context_isa(ctx.get())) == "SSE4");
+  CHECK(std::string(mha_context_isa(ctx.get())) == kLowTarget);
 }
 
 TEST_CASE("options: a setting left to the environment reads its variable", "[options][env]") {
@@ -39,7 +51,9 @@ TEST_CASE("options: a setting left to the environment reads its variable", "[opt
     ScopedEnv isa("MHA_MAX_ISA", "avx9");
     ScopedContext ctx(BackendOptions("reference"));
     CHECK(ctx.status() == MHA_ERR_INVALID_ARGUMENT);
-    CHECK_THAT(mha_last_error(), Contains("MHA_MAX_ISA=\"avx9\": expected one of scalar, sse4"));
+    CHECK_THAT(mha_last_error(), Contains(std::string("MHA_MAX_ISA=\"avx9\": expected one of "
+                                                      "scalar, ") +
+                                          mha_isa_name(kLowIsa)));
   }
   SECTION("a valid one takes effect") {
     ScopedEnv isa("MHA_MAX_ISA", "scalar");
@@ -83,14 +97,27 @@ TEST_CASE("options: bad values are named", "[options][errors]") {
 
 TEST_CASE("options: the C++ wrapper passes every setting", "[options]") {
   mha::ContextOptions options;
-  options.Backend("highway").MaxIsa(MHA_ISA_SSE4).NumThreads(1).Verbose(0);
+  options.Backend("highway").MaxIsa(kLowIsa).NumThreads(1).Verbose(0);
   const mha::ContextOptions copy = options;  // keeps its own strings
   options.Backend("reference");
   mha::Context ctx(copy);
   CHECK(ctx.backend() == "highway");
-  CHECK(ctx.isa() == "SSE4");
+  CHECK(ctx.isa() == kLowTarget);
   CHECK_THROWS_AS(mha::Context(mha::ContextOptions().Backend("highway").Verbose(7)),
                   mha::Error);
+}
+
+TEST_CASE("isa: a level of another architecture is refused", "[options][env]") {
+  mha_context_options options = BackendOptions("highway");
+  options.max_isa = kForeignIsa;
+  ScopedContext by_option(options);
+  CHECK(by_option.status() == MHA_ERR_INVALID_ARGUMENT);
+  CHECK_THAT(mha_last_error(), Contains(mha_isa_name(kForeignIsa)) &&
+                                   Contains("level and this library runs on"));
+  ScopedEnv isa("MHA_MAX_ISA", mha_isa_name(kForeignIsa));
+  ScopedContext by_env(BackendOptions("highway"));
+  CHECK(by_env.status() == MHA_ERR_INVALID_ARGUMENT);
+  CHECK_THAT(mha_last_error(), Contains("MHA_MAX_ISA") && Contains("expected one of scalar"));
 }
 
 TEST_CASE("isa: names, parsing and support come from one table", "[options]") {
@@ -110,10 +137,12 @@ TEST_CASE("isa: names, parsing and support come from one table", "[options]") {
   mha_isa parsed;
   CHECK(mha_isa_from_name("avx9", &parsed) == MHA_ERR_INVALID_ARGUMENT);
   CHECK_THAT(mha_last_error(), Contains("\"avx9\" is not an ISA level") &&
-                                   Contains("scalar, sse4, avx2, avx512, avx512_bf16, native"));
+                                   Contains("scalar, sse4, avx2, avx512, avx512_bf16, neon, "
+                                            "sve, sve2, native"));
   CHECK(mha_isa_supported(MHA_ISA_SCALAR) == 1);
   CHECK(mha_isa_supported(MHA_ISA_NATIVE) == 1);
   CHECK(mha_isa_supported(static_cast<mha_isa>(42)) == 0);
+  CHECK(mha_isa_supported(kForeignIsa) == 0);
 #if defined(__x86_64__)
   CHECK(mha_isa_supported(MHA_ISA_AVX2) == (__builtin_cpu_supports("avx2") ? 1 : 0));
   CHECK(mha_isa_supported(MHA_ISA_AVX512_BF16) ==

@@ -65,6 +65,8 @@ def parse_args():
 def slug(info):
     cpu = info["cpu"]
     name = cpu["model"] or "unknown-cpu"
+    if cpu.get("arch") == "aarch64" and not cpu["model"]:  # Arm: implementer and part
+        name = f"aarch64 {cpu['vendor']} {cpu['model_id']}"
     if not re.search(r"\d", name):  # a VM hiding the model: add family and model ids
         name += f" f{cpu['family']} m{cpu['model_id']}"
     return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")

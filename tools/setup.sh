@@ -12,10 +12,19 @@ packages=(
   libbenchmark-dev    # Google Benchmark 1.7
   python3             # the report smoke test (tools/test_report.sh)
   python3-venv        # .venv/ for the main job's Python peers
+  clang-14            # the fuzz target (libFuzzer) and the ThreadSanitizer build
+  libclang-rt-14-dev  # clang's sanitizer and libFuzzer runtimes
+  libomp-14-dev       # LLVM's OpenMP and its Archer tool for ThreadSanitizer
 )
 
 if [[ "${MHA_SKIP_APT:-0}" == 1 ]]; then
   exit 0
+fi
+
+# tools/setup.sh arm64: these, then the aarch64 cross build's (tools/setup_arm64.sh).
+if [[ ${1:-} == arm64 ]]; then
+  bash "$0"
+  exec bash "$(dirname "$0")/setup_arm64.sh"
 fi
 
 missing=()

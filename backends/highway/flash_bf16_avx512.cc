@@ -154,8 +154,8 @@ MHA_BF16_TARGET bool PackVPairsBf16Avx512(const uint16_t* v, int64_t v_stride, i
   __mmask32 non_finite = 0;
   for (int64_t j = 0; j < nk; j += 2) {
     const uint16_t* lo = v + j * v_stride;
-    const uint16_t* hi = lo + v_stride;
     const bool has_hi = j + 1 < nk;
+    const uint16_t* hi = has_hi ? lo + v_stride : lo;  // a lone last row's stride may be huge
     uint32_t* dst = vp + (j / 2) * dv_pad;
     for (int64_t e = 0; e < dv_pad; e += 16) {
       const __mmask16 cols = e + 16 <= dv ? __mmask16(0xffff)

@@ -17,6 +17,7 @@
 #include "flash_pv-inl.h"
 #include "flash_rows.h"
 #include "hwy/highway.h"
+#include "vec_array-inl.h"
 
 HWY_BEFORE_NAMESPACE();
 namespace mha {
@@ -31,12 +32,23 @@ static_assert(kDotRows == 4, "StoreSumsOf4 reduces 4 rows");
 constexpr int64_t kPvSubKeys = 8;
 
 #if HWY_TARGET == HWY_SCALAR
-template <class D, class V>
-HWY_INLINE void StoreSumsOf4(D /*d*/, V a, V b, V c, V e, float* HWY_RESTRICT out) {
+template <class D>
+HWY_INLINE void StoreSumsOf4(D /*d*/, hn::Vec<D> a, hn::Vec<D> b, hn::Vec<D> c, hn::Vec<D> e,
+                             float* HWY_RESTRICT out) {
   out[0] = hn::GetLane(a);
   out[1] = hn::GetLane(b);
   out[2] = hn::GetLane(c);
   out[3] = hn::GetLane(e);
+}
+#elif HWY_HAVE_SCALABLE
+// Any vector length: 4 horizontal sums (SVE reduces in one instruction each).
+template <class D>
+HWY_INLINE void StoreSumsOf4(D d, hn::Vec<D> a, hn::Vec<D> b, hn::Vec<D> c, hn::Vec<D> e,
+                             float* HWY_RESTRICT out) {
+  out[0] = hn::GetLane(hn::SumOfLanes(d, a));
+  out[1] = hn::GetLane(hn::SumOfLanes(d, b));
+  out[2] = hn::GetLane(hn::SumOfLanes(d, c));
+  out[3] = hn::GetLane(hn::SumOfLanes(d, e));
 }
 #else
 // The sum of the 128-bit blocks of v.
@@ -53,8 +65,10 @@ HWY_INLINE auto AddBlocks(D d, hn::Vec<D> v) {
 // out[0..3] = the sums of the lanes of a, b, c, e: 4 dots reduced together by
 // interleaving within blocks (9 ops), then one sum of blocks, rather than 4
 // horizontal sums.
-template <class D, class V>
-HWY_INLINE void StoreSumsOf4(D d, V a, V b, V c, V e, float* HWY_RESTRICT out) {
+template <class D>
+HWY_INLINE void StoreSumsOf4(D d, hn::Vec<D> a, hn::Vec<D> b, hn::Vec<D> c, hn::Vec<D> e,
+                             float* HWY_RESTRICT out) {
+  using V = hn::Vec<D>;
   const hn::Repartition<double, D> d64;
   // Per block: [a0+a2, b0+b2, a1+a3, b1+b3] and the same for c, e.
   const V ab = hn::Add(hn::InterleaveLower(d, a, b), hn::InterleaveUpper(d, a, b));
@@ -70,7 +84,12 @@ HWY_INLINE void StoreSumsOf4(D d, V a, V b, V c, V e, float* HWY_RESTRICT out) {
 // every FMA that uses it, and loads, not FMAs, become the limit.
 template <class V>
 HWY_INLINE V InRegister(V v) {
-#if HWY_TARGET == HWY_SCALAR
+#if HWY_TARGET == HWY_SCALAR || HWY_TARGET == HWY_EMU128  // no vector register to pin
+  return v;
+#elif HWY_HAVE_SCALABLE  // its register blocks are in memory (vec_array-inl.h)
+  return v;
+#elif HWY_ARCH_ARM
+  asm("" : "+w"(v.raw));
   return v;
 #elif HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL
   asm("" : "+v"(v.raw));
@@ -92,14 +111,14 @@ HWY_INLINE void QkDotBlock(D d, const T* HWY_RESTRICT k, int64_t k_stride, int64
   using V = hn::Vec<D>;
   constexpr int kRowsPerHead = kDotRows / kHeads;
   const int64_t n = static_cast<int64_t>(hn::Lanes(d));
-  V acc[kKeys][kDotRows];
+  VecArray2<D, kKeys, kDotRows> acc;
   for (int m = 0; m < kKeys; ++m) {
     for (int r = 0; r < kDotRows; ++r) acc[m][r] = hn::Zero(d);
   }
   for (int64_t t = 0; t < dim; t += n) {
     // A head's K vectors are loaded at its first row: with one row per head they
     // are live for that row only, so 4 heads x 2 keys fit in the registers.
-    V kv[kKeys];
+    VecArray<D, kKeys> kv;
     for (int r = 0; r < kDotRows; ++r) {
       if (r % kRowsPerHead == 0) {
         const T* kh = k + (r / kRowsPerHead) * head_stride + t;

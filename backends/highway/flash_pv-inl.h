@@ -16,6 +16,7 @@
 #include "flash_plan.h"
 #include "flash_rows.h"
 #include "hwy/highway.h"
+#include "vec_array-inl.h"
 
 HWY_BEFORE_NAMESPACE();
 namespace mha {
@@ -43,7 +44,7 @@ HWY_INLINE void PvBlock(D d, const float* HWY_RESTRICT pt, int64_t rows_pad,
   using V = hn::Vec<D>;
   constexpr int kRowsPerHead = kRows / kHeads;
   const int64_t n = static_cast<int64_t>(hn::Lanes(d));
-  V acc[kRows][kVecs];
+  VecArray2<D, kRows, kVecs> acc;
   for (int m = 0; m < kRows; ++m) {
     for (int x = 0; x < kVecs; ++x) acc[m][x] = hn::Load(d, o + m * o_stride + x * n);
   }
@@ -56,7 +57,7 @@ HWY_INLINE void PvBlock(D d, const float* HWY_RESTRICT pt, int64_t rows_pad,
   for (int64_t j = 0; j < nk; ++j) {
     // A head's V vectors are loaded at its first row (live for that row only
     // when each head has one).
-    V vv[kVecs];
+    VecArray<D, kVecs> vv;
     for (int m = 0; m < kRows; ++m) {
       if (m % kRowsPerHead == 0) {
         const T* vh = v + (m / kRowsPerHead) * v_head_stride + j * v_stride;

@@ -16,6 +16,7 @@
 
 #include "flash_rows.h"
 #include "hwy/highway.h"
+#include "vec_array-inl.h"
 
 HWY_BEFORE_NAMESPACE();
 namespace mha {
@@ -34,15 +35,15 @@ constexpr int kQkRowVecs = 2;
 template <int kKeys, int kRowVecs, class D>
 HWY_INLINE void QkBlock(D d, const float* HWY_RESTRICT k, int64_t k_stride, int64_t dim,
                         const float* HWY_RESTRICT qt, int64_t rows_pad,
-                        float* HWY_RESTRICT st, hn::Vec<D>* row_max) {
+                        float* HWY_RESTRICT st, VecArray<D, kRowVecs>& row_max) {
   using V = hn::Vec<D>;
   const int64_t n = static_cast<int64_t>(hn::Lanes(d));
-  V acc[kKeys][kRowVecs];
+  VecArray2<D, kKeys, kRowVecs> acc;
   for (int m = 0; m < kKeys; ++m) {
     for (int x = 0; x < kRowVecs; ++x) acc[m][x] = hn::Zero(d);
   }
   for (int64_t t = 0; t < dim; ++t) {
-    V q[kRowVecs];
+    VecArray<D, kRowVecs> q;
     for (int x = 0; x < kRowVecs; ++x) q[x] = hn::Load(d, qt + t * rows_pad + x * n);
     for (int m = 0; m < kKeys; ++m) {
       const V kb = hn::Set(d, k[m * k_stride + t]);
@@ -63,7 +64,7 @@ HWY_INLINE void QkRows(D d, const float* HWY_RESTRICT k, int64_t k_stride, int64
                        int64_t dim, const float* HWY_RESTRICT qt, int64_t rows_pad,
                        float* HWY_RESTRICT st, float* HWY_RESTRICT tile_max) {
   const int64_t n = static_cast<int64_t>(hn::Lanes(d));
-  hn::Vec<D> row_max[kRowVecs];
+  VecArray<D, kRowVecs> row_max;
   for (int x = 0; x < kRowVecs; ++x) {
     row_max[x] = hn::Set(d, -std::numeric_limits<float>::infinity());
   }

@@ -54,7 +54,7 @@ void GemmConvertRowF32(const void* x, mha_dtype x_dtype, int64_t count, int64_t 
 
 GemmTileShape GemmShapeF32() {
   const hn::ScalableTag<float> d;
-  return {kTileRows, kTileVecs * static_cast<int64_t>(hn::MaxLanes(d))};
+  return {kTileRows, kTileVecs * static_cast<int64_t>(hn::Lanes(d))};
 }
 
 }  // namespace HWY_NAMESPACE

@@ -43,7 +43,7 @@ GemmPlan MakeGemmPlan(const GemmLayer& layer, const mha_linear_call& call) {
   // map to few L1/L2 sets, and the copy is cheaper than the conflicts.
   const int64_t row_step = call.seq > 1 ? call.x_seq_stride : call.x_batch_stride;
   plan.x_direct = call.x_dtype == MHA_F32 && layer.kernels.a_dtype == MHA_F32 &&
-                  (row_step * 4) % 4096 != 0;
+                  row_step % 1024 != 0;  // 1024 floats = 4 KiB; in bytes it may overflow
   return plan;
 }
 

@@ -11,6 +11,7 @@
 #include <cstdint>
 
 #include "hwy/highway.h"
+#include "vec_array-inl.h"
 
 HWY_BEFORE_NAMESPACE();
 namespace mha {
@@ -37,28 +38,28 @@ template <int kRows, int kVecs>
 HWY_NOINLINE void TileF32(const float* const* a, const float* HWY_RESTRICT b, int64_t kc,
                           float* HWY_RESTRICT c, int64_t c_stride, bool accumulate) {
   const hn::ScalableTag<float> d;
-  constexpr int64_t kLanes = static_cast<int64_t>(hn::MaxLanes(d));
-  constexpr int64_t kPanel = kVecs * kLanes;
+  const int64_t lanes = static_cast<int64_t>(hn::Lanes(d));
+  const int64_t panel_floats = kVecs * lanes;
   using V = hn::Vec<decltype(d)>;
-  V acc[kRows][kVecs];
+  VecArray2<decltype(d), kRows, kVecs> acc;
   const float* rows[kRows];
   for (int r = 0; r < kRows; ++r) {
     rows[r] = a[r];
     for (int v = 0; v < kVecs; ++v) {
-      acc[r][v] = accumulate ? hn::Load(d, c + r * c_stride + v * kLanes) : hn::Zero(d);
+      acc[r][v] = accumulate ? hn::Load(d, c + r * c_stride + v * lanes) : hn::Zero(d);
     }
   }
   int64_t k = 0;
   do {
-    V panel[kVecs];
-    for (int v = 0; v < kVecs; ++v) panel[v] = hn::Load(d, b + k * kPanel + v * kLanes);
+    VecArray<decltype(d), kVecs> panel;
+    for (int v = 0; v < kVecs; ++v) panel[v] = hn::Load(d, b + k * panel_floats + v * lanes);
     for (int r = 0; r < kRows; ++r) {
       const V x = hn::Set(d, rows[r][k]);
       for (int v = 0; v < kVecs; ++v) acc[r][v] = hn::MulAdd(x, panel[v], acc[r][v]);
     }
   } while (++k < kc);
   for (int r = 0; r < kRows; ++r) {
-    for (int v = 0; v < kVecs; ++v) hn::Store(acc[r][v], d, c + r * c_stride + v * kLanes);
+    for (int v = 0; v < kVecs; ++v) hn::Store(acc[r][v], d, c + r * c_stride + v * lanes);
   }
 }
 

@@ -34,20 +34,30 @@ struct Instance {
   std::vector<std::unique_ptr<Workspace>> idle;
 };
 
-// The best compiled and supported target at or below the cap. Highway orders
-// targets best first, from the lowest bit.
-int64_t ChooseTarget(mha_isa max_isa) {
-  int64_t cap = 0;
+// The targets a cap allows: x86 levels allow their target and every lower one;
+// the Arm levels name sets, as Highway's SVE_256 and SVE2_128 (SVE and SVE2 at one
+// vector length) rank above SVE2. The core refuses a level of another architecture.
+int64_t AllowedTargets(mha_isa max_isa) {
+  constexpr int64_t kFallbacks = HWY_SCALAR | HWY_EMU128;
+  constexpr int64_t kNeon = HWY_NEON | kFallbacks;
+  constexpr int64_t kSve = HWY_SVE | HWY_SVE_256 | kNeon;
   switch (max_isa) {
-    case MHA_ISA_SCALAR: cap = HWY_SCALAR; break;
-    case MHA_ISA_SSE4: cap = HWY_SSE4; break;
-    case MHA_ISA_AVX2: cap = HWY_AVX2; break;
-    case MHA_ISA_AVX512: cap = HWY_AVX3; break;
-    case MHA_ISA_AVX512_BF16: cap = HWY_AVX3_DL; break;
-    case MHA_ISA_NATIVE: break;
+    case MHA_ISA_SCALAR: return ~(HWY_SCALAR - 1);
+    case MHA_ISA_SSE4: return ~(HWY_SSE4 - 1);
+    case MHA_ISA_AVX2: return ~(HWY_AVX2 - 1);
+    case MHA_ISA_AVX512: return ~(HWY_AVX3 - 1);
+    case MHA_ISA_AVX512_BF16: return ~(HWY_AVX3_DL - 1);
+    case MHA_ISA_NEON: return kNeon;
+    case MHA_ISA_SVE: return kSve;
+    case MHA_ISA_SVE2: return HWY_SVE2 | HWY_SVE2_128 | kSve;
+    default: return ~int64_t{0};
   }
-  int64_t allowed = hwy::SupportedTargets() & HWY_TARGETS;
-  if (cap != 0) allowed &= ~(cap - 1);
+}
+
+// The best compiled and supported target under the cap. Highway orders targets
+// best first, from the lowest bit.
+int64_t ChooseTarget(mha_isa max_isa) {
+  const int64_t allowed = hwy::SupportedTargets() & HWY_TARGETS & AllowedTargets(max_isa);
   return allowed != 0 ? allowed & -allowed : HWY_SCALAR;
 }
 

@@ -91,6 +91,22 @@ struct Plan {
   int64_t key_granule = 1;     // a chunk's key span is rounded up to this (fewer shapes)
 };
 
+// Whether t's rows and heads address disjoint elements, as a oneDNN memory descriptor
+// must: a zero stride or overlapping rows or heads (valid views) need a dense copy.
+bool Disjoint(const mha_tensor& t) {
+  struct Axis {
+    int64_t stride, size;
+  } axes[2] = {{t.strides[1], t.dims[1]}, {t.strides[2], t.dims[2]}};
+  if (axes[0].stride > axes[1].stride) std::swap(axes[0], axes[1]);
+  int64_t extent = t.dims[3];  // the contiguous head_dim
+  for (const Axis& a : axes) {
+    if (a.size == 1) continue;
+    if (a.stride < extent) return false;
+    extent += a.stride * (a.size - 1);
+  }
+  return true;
+}
+
 Plan MakePlan(const EngineState& state, const mha_problem& p) {
   Plan plan;
   plan.group = p.num_heads / p.num_kv_heads;
@@ -100,14 +116,14 @@ Plan MakePlan(const EngineState& state, const mha_problem& p) {
   const bool qk_bf16 = state.fast_bf16 && p.q.dtype == MHA_BF16 && p.k.dtype == MHA_BF16;
   plan.dense = p.q_len > kRuntimeKeysMaxRows;
   plan.qk_dtype = qk_bf16 ? Dtype::bf16 : Dtype::f32;
-  plan.stage_q = plan.dense || (!qk_bf16 && p.q.dtype != MHA_F32);
-  plan.stage_k = plan.dense || (!qk_bf16 && p.k.dtype != MHA_F32);
+  plan.stage_q = plan.dense || (!qk_bf16 && p.q.dtype != MHA_F32) || !Disjoint(p.q);
+  plan.stage_k = plan.dense || (!qk_bf16 && p.k.dtype != MHA_F32) || !Disjoint(p.k);
   const bool pv_bf16 = state.fast_bf16 && p.v.dtype == MHA_BF16;
   plan.pv_dtype = pv_bf16 ? Dtype::bf16 : Dtype::f32;
-  plan.stage_v = plan.dense || (!pv_bf16 && p.v.dtype != MHA_F32);
+  plan.stage_v = plan.dense || (!pv_bf16 && p.v.dtype != MHA_F32) || !Disjoint(p.v);
   plan.runtime_keys = p.q_len <= kRuntimeKeysMaxRows && !qk_bf16 && !pv_bf16;
-  plan.stage_out =
-      plan.dense || p.out.dtype == MHA_F16 || (!pv_bf16 && p.out.dtype != MHA_F32);
+  plan.stage_out = plan.dense || p.out.dtype == MHA_F16 ||
+                   (!pv_bf16 && p.out.dtype != MHA_F32) || !Disjoint(p.out);
   plan.mask_pass = p.causal || p.window_left >= 0 || p.window_right >= 0 || p.kv_lens ||
                    p.q_lens || p.has_bias || p.alibi_slopes;
   plan.row_passes_optional = plan.dense && !plan.mask_pass && !p.lse && !p.probs;

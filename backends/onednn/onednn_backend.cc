@@ -70,6 +70,9 @@ dnnl::cpu_isa DnnlIsa(mha_isa isa) {
 }
 
 std::string EffectiveIsaName() {
+#if defined(__aarch64__)
+  return "aarch64";  // the API's cpu_isa values are x86 levels only
+#endif
   switch (dnnl::get_effective_cpu_isa()) {
     case dnnl::cpu_isa::sse41: return "sse41";
     case dnnl::cpu_isa::avx: return "avx";
@@ -103,6 +106,15 @@ bool ApplyIsaCap(mha_isa requested, std::string* error) {
              IsaName(applied_isa);
     return false;
   }
+#if !defined(__x86_64__)
+  // oneDNN 2.6's cpu_isa has x86 values only: its aarch64 levels
+  // (asimd, sve_128 ... sve_512) are internal and cannot be capped through the API.
+  if (requested != MHA_ISA_NATIVE) {
+    *error = std::string("max ISA ") + IsaName(requested) +
+             ": oneDNN's ISA cap names x86 levels only; on this CPU it runs uncapped (native)";
+    return false;
+  }
+#endif
   if (requested != MHA_ISA_NATIVE &&
       dnnl::set_max_cpu_isa(DnnlIsa(requested)) != dnnl::status::success) {
     *error = std::string("max ISA ") + IsaName(requested) +

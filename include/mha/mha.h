@@ -93,18 +93,26 @@ typedef struct {
 
 typedef struct mha_context mha_context;
 
-/* SIMD levels a context may be capped at, in increasing order. */
+/* SIMD levels a context may be capped at. Within one architecture the values
+ * increase with the level: x86 SSE4 < AVX2 < AVX512 < AVX512_BF16, Arm NEON < SVE <
+ * SVE2; SCALAR and NATIVE belong to every architecture. New levels are appended, so
+ * existing values never change. A level of another architecture than the library's
+ * is not supported (mha_isa_supported 0), and a context capped at one is refused with
+ * MHA_ERR_INVALID_ARGUMENT naming the levels of this architecture. */
 typedef enum {
   MHA_ISA_SCALAR = 0,
   MHA_ISA_SSE4,
   MHA_ISA_AVX2,
   MHA_ISA_AVX512,      /* AVX-512 F/BW/DQ/VL */
   MHA_ISA_AVX512_BF16, /* plus VNNI, VBMI2 and BF16 dot products */
-  MHA_ISA_NATIVE       /* no cap: the best the CPU has */
+  MHA_ISA_NATIVE,      /* no cap: the best the CPU has */
+  MHA_ISA_NEON,        /* Arm AArch64 Advanced SIMD (with AES), 128-bit vectors */
+  MHA_ISA_SVE,         /* Arm SVE, any vector length */
+  MHA_ISA_SVE2         /* Arm SVE2 */
 } mha_isa;
 
 /* The level's name as MHA_MAX_ISA spells it ("avx2"); NULL for a value that is not an
- * mha_isa. The levels are the values from MHA_ISA_SCALAR to MHA_ISA_NATIVE. */
+ * mha_isa. The levels are the values from MHA_ISA_SCALAR to MHA_ISA_SVE2. */
 MHA_API const char* mha_isa_name(mha_isa isa);
 
 /* Parses a level's name, case-insensitive; MHA_ERR_INVALID_ARGUMENT lists the names. */

@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "arm_cpu.h"
 #include "hwy/highway.h"
 #include "hwy/targets.h"
 #include "isa_levels.h"
@@ -32,8 +33,7 @@ namespace {
 constexpr const char* kRelevantFlags[] = {
     "sse4_1",      "sse4_2",   "avx",         "avx2",        "fma",
     "f16c",        "avx512f",  "avx512bw",    "avx512vl",    "avx512_vnni",
-    "avx512_bf16", "avx512_fp16", "amx_tile", "amx_bf16",    "asimd",
-    "sve",         "bf16",
+    "avx512_bf16", "avx512_fp16", "amx_tile", "amx_bf16",
 };
 
 // Environment variables that change what mha, OpenMP, oneDNN or OpenBLAS do.
@@ -75,25 +75,42 @@ JsonValue Caches() {
   return caches;
 }
 
-JsonValue Cpu() {
-  JsonValue cpu = JsonValue::Object();
-  std::string model = CpuInfoField("model name");
-  if (model.empty()) model = CpuInfoField("Model");
-  cpu.Set("model", model);
-  cpu.Set("vendor", CpuInfoField("vendor_id"));
-  cpu.Set("family", CpuInfoField("cpu family"));
-  cpu.Set("model_id", CpuInfoField("model\t"));
-  cpu.Set("logical_cpus", omp_get_num_procs());
-  std::string flags_line = CpuInfoField("flags");
-  if (flags_line.empty()) flags_line = CpuInfoField("Features");
-  std::istringstream words(flags_line);
+// The x86 flags of kRelevantFlags that /proc/cpuinfo lists.
+JsonValue X86Flags() {
+  std::istringstream words(CpuInfoField("flags"));
   const std::set<std::string> flags{std::istream_iterator<std::string>(words),
                                     std::istream_iterator<std::string>()};
   JsonValue relevant = JsonValue::Array();
   for (const char* f : kRelevantFlags) {
     if (flags.count(f)) relevant.Push(f);
   }
-  cpu.Set("flags", std::move(relevant));
+  return relevant;
+}
+
+JsonValue Cpu() {
+  JsonValue cpu = JsonValue::Object();
+  std::string model = CpuInfoField("model name");
+  if (model.empty()) model = CpuInfoField("Model");
+  cpu.Set("model", model);
+#if defined(__aarch64__)
+  // Arm's /proc/cpuinfo: an implementer code (0x41 Arm, 0x61 Apple, ...), the
+  // architecture and a part number instead of x86's vendor, family and model.
+  cpu.Set("arch", "aarch64");
+  cpu.Set("vendor", CpuInfoField("CPU implementer"));
+  cpu.Set("family", CpuInfoField("CPU architecture"));
+  cpu.Set("model_id", CpuInfoField("CPU part"));
+  JsonValue flags = JsonValue::Array();
+  for (const std::string& f : ArmCpuFeatures()) flags.Push(f);
+  cpu.Set("flags", std::move(flags));
+  cpu.Set("sve_vector_bits", SveVectorBits());
+  cpu.Set("logical_cpus", omp_get_num_procs());
+#else
+  cpu.Set("vendor", CpuInfoField("vendor_id"));
+  cpu.Set("family", CpuInfoField("cpu family"));
+  cpu.Set("model_id", CpuInfoField("model\t"));
+  cpu.Set("logical_cpus", omp_get_num_procs());
+  cpu.Set("flags", X86Flags());
+#endif
   cpu.Set("caches", Caches());
   return cpu;
 }
@@ -153,6 +170,7 @@ JsonValue Backends() {
         JsonValue per_cap = JsonValue::Object();
         for (auto level = std::rbegin(mha::kIsaLevels); level != std::rend(mha::kIsaLevels);
              ++level) {
+          if (!mha::IsaOfThisArch(*level)) continue;  // refused: another architecture's
           per_cap.Set(level->name, IsaUnderCap(name, level->isa));
         }
         b.Set("isa_per_MHA_MAX_ISA", std::move(per_cap));

@@ -51,7 +51,9 @@ def machine(info, context, command):
     cpu = info["cpu"]
     lines = [f"- **CPU**: {cpu['model']} (vendor {cpu['vendor']}, family {cpu['family']}, "
              f"model {cpu['model_id']}), {cpu['logical_cpus']} logical CPUs",
-             f"- **Flags**: {' '.join(cpu['flags']) or '(none of interest)'}",
+             f"- **Flags**: {' '.join(cpu['flags']) or '(none of interest)'}" +
+             (f"; SVE vectors of {cpu['sve_vector_bits']} bits"
+              if cpu.get("sve_vector_bits") else ""),
              "- **Caches**: " + ", ".join(f"{k} {v}" for k, v in cpu["caches"].items()),
              f"- **Highway**: supported {' '.join(info['highway']['supported'])}; "
              f"chosen {info['highway']['chosen']}",
