@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "jobs.h"
+#include "test_util.h"
 
 namespace mha_test {
 namespace {
@@ -55,21 +56,6 @@ bool Agree(const std::vector<float>& got, const std::vector<float>& want, mha_dt
   }
   return true;
 }
-
-class ContextOf {
- public:
-  explicit ContextOf(const std::string& backend) {
-    mha_context_options options;
-    mha_context_options_init(&options);
-    options.backend = backend.c_str();
-    if (mha_context_create_with(&options, &ctx_) != MHA_OK) ctx_ = nullptr;
-  }
-  ~ContextOf() { mha_context_destroy(ctx_); }
-  mha_context* get() const { return ctx_; }
-
- private:
-  mha_context* ctx_ = nullptr;
-};
 
 // One call chosen by rng: mostly small attention calls, some layers and linear layers,
 // one large attention call in every thousand.
@@ -111,11 +97,11 @@ struct Drawn {
 void Worker(int id, Clock::time_point stop, const std::vector<std::string>& backends,
             Counts* counts) {
   std::mt19937_64 rng(1000 + id);
-  ContextOf reference("reference");
+  ScopedContext reference(BackendOptions("reference"));
   while (Clock::now() < stop) {
     // A fresh context per round: handles and modules must not accumulate.
     const std::string& backend = backends[rng() % backends.size()];
-    ContextOf ctx(backend);
+    ScopedContext ctx(BackendOptions(backend.c_str()));
     counts->contexts++;
     if (!ctx.get() || !reference.get()) {
       std::fprintf(stderr, "soak: context %s: %s\n", backend.c_str(), mha_last_error());
