@@ -36,9 +36,10 @@ const char* mha_context_isa(const mha_context* ctx) {
 
 mha_status mha_context_set_num_threads(mha_context* ctx, int n) {
   if (!ctx) return mha::Fail(MHA_ERR_INVALID_ARGUMENT, "ctx is NULL");
-  if (n < 0) {
+  if (n < 0 || n > mha::kMaxThreads) {
     return mha::Fail(MHA_ERR_INVALID_ARGUMENT,
-                     mha::Format("n=%d: the thread count must be >= 1, or 0 for the default", n));
+                     mha::Format("n=%d: the thread count must be 1 to %d, or 0 for the default",
+                                 n, mha::kMaxThreads));
   }
   ctx->num_threads = n;
   return MHA_OK;

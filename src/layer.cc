@@ -4,6 +4,8 @@
 #include <cinttypes>
 #include <cmath>
 #include <cstring>
+#include <new>
+#include <stdexcept>
 
 #include "error.h"
 #include "mha/kit/dtype.h"
@@ -36,11 +38,12 @@ mha_status CheckShape(const mha_layer_desc& d, mha_layer* l) {
                           PRId64, l->num_heads, l->num_kv_heads));
   }
   int64_t q_features, elements;
+  const int64_t widest_input = std::max(l->d_model, l->kv_d_model);
   if (__builtin_mul_overflow(l->num_heads, l->head_dim, &q_features) ||
-      __builtin_mul_overflow(q_features, std::max(l->d_model, l->kv_d_model), &elements)) {
-    return Invalid(Format("desc: num_heads * head_dim * d_model = %" PRId64 " * %" PRId64
-                          " * %" PRId64 " overflows int64",
-                          l->num_heads, l->head_dim, l->d_model));
+      __builtin_mul_overflow(q_features, widest_input, &elements)) {
+    return Invalid(Format("desc: num_heads * head_dim * max(d_model, kv_d_model) = %" PRId64
+                          " * %" PRId64 " * %" PRId64 " overflows int64",
+                          l->num_heads, l->head_dim, widest_input));
   }
   if (!IsDtype(d.weight_dtype) || !IsDtype(d.activation_dtype)) {
     return Invalid(Format("desc->weight_dtype=%d, activation_dtype=%d: each must be MHA_F32, "
@@ -63,6 +66,12 @@ mha_status CheckAttentionOptions(const mha_layer_desc& d, mha_layer* l) {
   l->attention.window_right = d.window_right;
   l->attention.softcap = d.softcap;
   if (d.alibi_slopes) {
+    for (int64_t h = 0; h < l->num_heads; ++h) {
+      if (!std::isfinite(d.alibi_slopes[h])) {
+        return Invalid(Format("desc->alibi_slopes[%" PRId64 "]=%g must be finite", h,
+                              static_cast<double>(d.alibi_slopes[h])));
+      }
+    }
     l->alibi.assign(d.alibi_slopes, d.alibi_slopes + l->num_heads);
     l->attention.alibi_slopes = l->alibi.data();
   }
@@ -157,14 +166,22 @@ mha_status CreateLayer(mha_context* ctx, const mha_layer_desc* desc, mha_layer**
   if (!desc) return Invalid("desc is NULL");
   mha_layer_desc d;
   if (mha_status s = ReadLayerDesc(desc, &d)) return s;
-  auto layer = std::make_unique<mha_layer>();
-  layer->ctx = ctx;
-  if (mha_status s = CheckShape(d, layer.get())) return s;
-  if (mha_status s = CheckAttentionOptions(d, layer.get())) return s;
-  if (mha_status s = CheckRope(d, layer.get())) return s;
-  if (mha_status s = PackWeights(d, layer.get())) return s;
-  *out = layer.release();
-  return MHA_OK;
+  try {
+    auto layer = std::make_unique<mha_layer>();
+    layer->ctx = ctx;
+    if (mha_status s = CheckShape(d, layer.get())) return s;
+    if (mha_status s = CheckAttentionOptions(d, layer.get())) return s;
+    if (mha_status s = CheckRope(d, layer.get())) return s;
+    if (mha_status s = PackWeights(d, layer.get())) return s;
+    *out = layer.release();
+    return MHA_OK;
+  } catch (const std::bad_alloc&) {
+  } catch (const std::length_error&) {  // a vector longer than memory can be
+  }
+  return Fail(MHA_ERR_OUT_OF_MEMORY,
+              Format("desc: d_model=%" PRId64 ", num_heads=%" PRId64 ", head_dim=%" PRId64
+                     ": out of memory for the layer",
+                     d.d_model, d.num_heads, d.head_dim));
 }
 
 }  // namespace mha

@@ -5,6 +5,7 @@
 #include <cinttypes>
 #include <memory>
 #include <new>
+#include <stdexcept>
 #include <vector>
 
 #include "error.h"
@@ -146,6 +147,16 @@ void ZeroPaddingRows(const RowPlan& plan, mha_tensor* out) {
   }
 }
 
+mha_status WorkspaceOverflows(int64_t batch, int64_t len) {
+  return Invalid(Format("B=%" PRId64 ", L=%" PRId64 ": the layer's workspace overflows int64",
+                        batch, len));
+}
+
+// The forward past the checks that need no allocation; it may throw std::bad_alloc.
+mha_status ForwardRows(mha_layer* layer, const mha_tensor* x, const mha_tensor& kv_in, bool self,
+                       mha_tensor* out, const mha_layer_options& o, mha_kv_cache* cache,
+                       int64_t q_bytes, int64_t kv_bytes, int64_t work_bytes);
+
 }  // namespace
 
 mha_status ForwardLayer(mha_layer* layer, const mha_tensor* x, const mha_tensor* x_kv,
@@ -176,6 +187,39 @@ mha_status ForwardLayer(mha_layer* layer, const mha_tensor* x, const mha_tensor*
   const mha_tensor& kv_in = self ? *x : *x_kv;
   mha_layer_options o;
   if (mha_status s = ReadLayerOptions(options, &o)) return s;
+  // Row lengths travel as int32 (q_lens, kv_lens).
+  for (const mha_tensor* t : {x, x_kv}) {
+    if (t && t->dims[1] > INT32_MAX) {
+      return Invalid(Format("%s.dims[1]=%" PRId64 ": a row holds at most %d tokens",
+                            t == x ? "x" : "x_kv", t->dims[1], INT32_MAX));
+    }
+  }
+  const mha_dtype act = l.activation_dtype;
+  // Q and the heads' outputs, then (without a cache) K and V.
+  int64_t q_bytes, kv_bytes = 0, work_bytes, qkv_bytes;
+  if (!BufferBytes(batch, len, l.num_heads, l.head_dim, act, &q_bytes) ||
+      (!cache && !BufferBytes(batch, kv_in.dims[1], l.num_kv_heads, l.head_dim, act, &kv_bytes)) ||
+      __builtin_add_overflow(q_bytes, kv_bytes, &qkv_bytes) ||
+      __builtin_mul_overflow(qkv_bytes, 2, &work_bytes)) {
+    return WorkspaceOverflows(batch, len);
+  }
+  try {
+    return ForwardRows(layer, x, kv_in, self, out, o, cache, q_bytes, kv_bytes, work_bytes);
+  } catch (const std::bad_alloc&) {
+  } catch (const std::length_error&) {  // a vector longer than memory can be
+  }
+  return Fail(MHA_ERR_OUT_OF_MEMORY,
+              Format("B=%" PRId64 ", L=%" PRId64 ": out of memory for the layer's forward",
+                     batch, len));
+}
+
+namespace {
+
+mha_status ForwardRows(mha_layer* layer, const mha_tensor* x, const mha_tensor& kv_in, bool self,
+                       mha_tensor* out, const mha_layer_options& o, mha_kv_cache* cache,
+                       int64_t q_bytes, int64_t kv_bytes, int64_t work_bytes) {
+  const mha_layer& l = *layer;
+  const int64_t batch = x->dims[0], len = x->dims[1];
   RowPlan plan;
   if (mha_status s = PlanRows(l, o, batch, len, kv_in.dims[1], self, cache, &plan)) return s;
   if (batch == 0 || len == 0) return MHA_OK;
@@ -193,18 +237,20 @@ mha_status ForwardLayer(mha_layer* layer, const mha_tensor* x, const mha_tensor*
                             o.probs->dims[3], batch, len, plan.max_keys));
     }
   }
-  const mha_dtype act = l.activation_dtype;
-  int64_t q_bytes, kv_bytes = 0, probs_floats = 0;
-  const bool sizes_fit =
-      BufferBytes(batch, len, l.num_heads, l.head_dim, act, &q_bytes) &&
-      (cache || BufferBytes(batch, kv_in.dims[1], l.num_kv_heads, l.head_dim, act, &kv_bytes)) &&
-      (!average || BufferBytes(batch, l.num_heads, len, plan.max_keys, MHA_F32, &probs_floats));
-  if (!sizes_fit) {
-    return Invalid(Format("B=%" PRId64 ", L=%" PRId64 ": the layer's workspace overflows int64",
-                          batch, len));
+  const int64_t full[4] = {batch, l.num_heads, len, plan.max_keys};
+  if (o.probs && !average) {
+    if (mha_status s = CheckProbs("options->probs", o.probs, full)) return s;
   }
-  // Q and the heads' outputs, then (without a cache) K and V.
-  PooledBuffer work(&layer->workspaces, 2 * q_bytes + 2 * kv_bytes);
+  if (o.attn_mask) {
+    mha_tensor normal;
+    if (mha_status s = CheckBias("options->attn_mask", o.attn_mask, full, &normal)) return s;
+  }
+  const mha_dtype act = l.activation_dtype;
+  int64_t probs_floats = 0;
+  if (average && !BufferBytes(batch, l.num_heads, len, plan.max_keys, MHA_F32, &probs_floats)) {
+    return WorkspaceOverflows(batch, len);
+  }
+  PooledBuffer work(&layer->workspaces, work_bytes);
   std::vector<float> per_head_probs;
   bool allocated = work.get() != nullptr;
   if (average && allocated) {
@@ -217,7 +263,7 @@ mha_status ForwardLayer(mha_layer* layer, const mha_tensor* x, const mha_tensor*
   if (!allocated) {
     return Fail(MHA_ERR_OUT_OF_MEMORY,
                 Format("could not allocate the layer's %" PRId64 "-byte workspace",
-                       2 * q_bytes + 2 * kv_bytes + probs_floats));
+                       work_bytes + probs_floats));
   }
   unsigned char* ws = work.get();
   const mha_tensor q = ContiguousView(ws, act, batch, len, l.num_heads, l.head_dim);
@@ -277,4 +323,5 @@ mha_status ForwardLayer(mha_layer* layer, const mha_tensor* x, const mha_tensor*
   return MHA_OK;
 }
 
+}  // namespace
 }  // namespace mha

@@ -1,5 +1,7 @@
 // The public mha_linear_* entry points: argument checks, then the core's linear.
 #include <cinttypes>
+#include <new>
+#include <stdexcept>
 
 #include "error.h"
 #include "linear.h"
@@ -30,7 +32,15 @@ mha_status mha_linear_create(mha_context* ctx, int64_t out_features, int64_t in_
   if (!weight) return Invalid("weight is NULL");
   const mha_linear_desc desc = {out_features, in_features, weight_dtype, weight, in_features,
                                 bias};
-  return mha::CreateLinear(ctx, desc, out);
+  try {
+    return mha::CreateLinear(ctx, desc, out);
+  } catch (const std::bad_alloc&) {
+  } catch (const std::length_error&) {  // a vector longer than memory can be
+  }
+  return mha::Fail(MHA_ERR_OUT_OF_MEMORY,
+                   mha::Format("out_features=%" PRId64 ", in_features=%" PRId64
+                               ": out of memory for the packed weights",
+                               out_features, in_features));
 }
 
 void mha_linear_destroy(mha_linear* linear) { delete linear; }

@@ -75,7 +75,7 @@ mha_status ResolveInt(const IntSetting& setting, long long option, long long* ou
   return MHA_OK;
 }
 
-constexpr IntSetting kThreads = {"num_threads", "MHA_NUM_THREADS", 0, 4096, 1,
+constexpr IntSetting kThreads = {"num_threads", "MHA_NUM_THREADS", 0, kMaxThreads, 1,
                                  "an integer from 1 to 4096 (an option may be 0: OpenMP's "
                                  "default)"};
 constexpr IntSetting kVerbose = {"verbose", "MHA_VERBOSE", 0, 2, 0, "0, 1 or 2"};

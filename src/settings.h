@@ -10,6 +10,9 @@
 
 namespace mha {
 
+// The most threads a context, its options or MHA_NUM_THREADS may ask for.
+constexpr int kMaxThreads = 4096;
+
 struct Settings {
   std::string backend = "auto";           // MHA_BACKEND
   int num_threads = 0;                    // MHA_NUM_THREADS; 0: OpenMP's default

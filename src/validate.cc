@@ -14,6 +14,9 @@ namespace {
 
 constexpr int64_t kMaxInt64 = std::numeric_limits<int64_t>::max();
 
+// The axes of a bias or probs tensor, [batch, heads, q_seq, kv_seq].
+const char* const kScoreAxes[4] = {"batch", "num_heads", "q_len", "kv_len"};
+
 }  // namespace
 
 mha_status CheckTensor(const char* name, const mha_tensor* t, const int64_t min_dims[4],
@@ -61,6 +64,44 @@ mha_status CheckTensor(const char* name, const mha_tensor* t, const int64_t min_
   return MHA_OK;
 }
 
+mha_status CheckBias(const char* name, const mha_tensor* bias, const int64_t full[4],
+                     mha_tensor* normal) {
+  static const int64_t kMin[4] = {1, 1, 1, 1};
+  if (mha_status s = CheckTensor(name, bias, kMin, false)) return s;
+  if (bias->dtype != MHA_F32) {
+    return Invalid(Format("%s.dtype=%s: the bias must be f32", name,
+                          mha_dtype_name(bias->dtype)));
+  }
+  *normal = *bias;
+  for (int a = 0; a < 4; ++a) {
+    if (bias->dims[a] == full[a]) continue;
+    if (bias->dims[a] != 1) {
+      return Invalid(Format("%s.dims[%d]=%" PRId64 " but %s is %" PRId64
+                            " (a bias dim must equal it or be 1)",
+                            name, a, bias->dims[a], kScoreAxes[a], full[a]));
+    }
+    normal->dims[a] = full[a];
+    normal->strides[a] = 0;
+  }
+  return MHA_OK;
+}
+
+mha_status CheckProbs(const char* name, const mha_tensor* probs, const int64_t full[4]) {
+  static const int64_t kMin[4] = {1, 1, 0, 0};
+  if (mha_status s = CheckTensor(name, probs, kMin, false)) return s;
+  if (probs->dtype != MHA_F32) {
+    return Invalid(Format("%s.dtype=%s: probs are written as f32", name,
+                          mha_dtype_name(probs->dtype)));
+  }
+  for (int a = 0; a < 4; ++a) {
+    if (probs->dims[a] != full[a]) {
+      return Invalid(Format("%s.dims[%d]=%" PRId64 " but %s is %" PRId64, name, a,
+                            probs->dims[a], kScoreAxes[a], full[a]));
+    }
+  }
+  return MHA_OK;
+}
+
 mha_status CheckMaskOptions(float scale, int causal, int64_t window_left, int64_t window_right,
                             float softcap) {
   if (!std::isfinite(scale) || scale < 0) {
@@ -89,47 +130,6 @@ mha_status ExpectDim(const char* name, const mha_tensor* t, int axis, int64_t ex
   if (t->dims[axis] == expected) return MHA_OK;
   return Invalid(Format("%s.dims[%d]=%" PRId64 " but %s is %" PRId64, name, axis,
                         t->dims[axis], what, expected));
-}
-
-// bias: f32 [B|1, Hq|1, Lq|1, Lk|1]; normalised to the full shape, stride 0 on
-// broadcast axes.
-mha_status CheckBias(const mha_tensor* bias, const int64_t full[4], mha_tensor* normal) {
-  static const int64_t kMin[4] = {1, 1, 1, 1};
-  if (mha_status s = CheckTensor("desc->bias", bias, kMin, false)) return s;
-  if (bias->dtype != MHA_F32) {
-    return Invalid(Format("desc->bias.dtype=%s: the bias must be f32",
-                          mha_dtype_name(bias->dtype)));
-  }
-  static const char* const kAxes[4] = {"batch", "num_heads", "q_len", "kv_len"};
-  *normal = *bias;
-  for (int a = 0; a < 4; ++a) {
-    if (bias->dims[a] == full[a]) continue;
-    if (bias->dims[a] != 1) {
-      return Invalid(Format("desc->bias.dims[%d]=%" PRId64 " but %s is %" PRId64
-                            " (a bias dim must equal it or be 1)",
-                            a, bias->dims[a], kAxes[a], full[a]));
-    }
-    normal->dims[a] = full[a];
-    normal->strides[a] = 0;
-  }
-  return MHA_OK;
-}
-
-mha_status CheckProbs(const mha_tensor* probs, const int64_t full[4]) {
-  static const int64_t kMin[4] = {1, 1, 0, 0};
-  if (mha_status s = CheckTensor("desc->probs", probs, kMin, false)) return s;
-  if (probs->dtype != MHA_F32) {
-    return Invalid(Format("desc->probs.dtype=%s: probs are written as f32",
-                          mha_dtype_name(probs->dtype)));
-  }
-  static const char* const kAxes[4] = {"batch", "num_heads", "q_len", "kv_len"};
-  for (int a = 0; a < 4; ++a) {
-    if (probs->dims[a] != full[a]) {
-      return Invalid(Format("desc->probs.dims[%d]=%" PRId64 " but %s is %" PRId64, a,
-                            probs->dims[a], kAxes[a], full[a]));
-    }
-  }
-  return MHA_OK;
 }
 
 mha_status CheckOptions(const mha_attention_desc& d, const mha_problem& p) {
@@ -207,11 +207,11 @@ mha_status ValidateAttention(const mha_tensor* q, const mha_tensor* k,
   }
   const int64_t full[4] = {p.batch, p.num_heads, p.q_len, p.kv_len};
   if (d.bias) {
-    if (mha_status s = CheckBias(d.bias, full, &p.bias)) return s;
+    if (mha_status s = CheckBias("desc->bias", d.bias, full, &p.bias)) return s;
     p.has_bias = 1;
   }
   if (d.probs) {
-    if (mha_status s = CheckProbs(d.probs, full)) return s;
+    if (mha_status s = CheckProbs("desc->probs", d.probs, full)) return s;
   }
   int64_t rows;
   if (__builtin_mul_overflow(p.batch, p.num_heads, &rows) ||

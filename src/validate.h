@@ -18,6 +18,14 @@ mha_status CheckTensor(const char* name, const mha_tensor* t, const int64_t min_
 mha_status CheckMaskOptions(float scale, int causal, int64_t window_left, int64_t window_right,
                             float softcap);
 
+// Checks an additive f32 bias [B|1, H|1, Lq|1, Lk|1] against full = {B, H, Lq, Lk}; on
+// success *normal is the bias at the full shape, stride 0 on its broadcast axes.
+mha_status CheckBias(const char* name, const mha_tensor* bias, const int64_t full[4],
+                     mha_tensor* normal);
+
+// Checks an f32 probs output of exactly the shape full = {B, H, Lq, Lk}.
+mha_status CheckProbs(const char* name, const mha_tensor* probs, const int64_t full[4]);
+
 // Checks the arguments of mha_attention. On success fills *problem (num_threads is
 // left for the caller) and returns MHA_OK; otherwise records a message that names
 // the argument and its values and returns MHA_ERR_INVALID_ARGUMENT.

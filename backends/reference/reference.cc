@@ -1,10 +1,15 @@
 // The scalar reference backend: the oracle every other backend is tested against.
 // Plain loops over the formulas of docs/semantics.md, accumulated in double;
 // readable above all. OpenMP splits (batch, head) pairs only.
+#include <omp.h>
+
 #include <algorithm>
+#include <cinttypes>
 #include <cmath>
 #include <cstdio>
 #include <limits>
+#include <new>
+#include <stdexcept>
 #include <vector>
 
 #include "mha/backend.h"
@@ -41,8 +46,8 @@ double Logit(const mha_problem& p, int64_t b, int64_t h, int64_t g, int64_t i,
 }
 
 // One query row: softmax over the visible keys, then the weighted sum of V.
-void AttendRow(const mha_problem& p, int64_t b, int64_t h, int64_t i,
-               std::vector<double>& weights) {
+// weights: kv_len doubles of scratch.
+void AttendRow(const mha_problem& p, int64_t b, int64_t h, int64_t i, double* weights) {
   const int64_t g = h / (p.num_heads / p.num_kv_heads);
   const KeyRange keys = VisibleKeys(p, b, i);
 
@@ -55,7 +60,7 @@ void AttendRow(const mha_problem& p, int64_t b, int64_t h, int64_t i,
   }
   double sum = 0.0;
   if (std::isnan(max_logit)) {
-    std::fill(weights.begin(), weights.end(), max_logit);
+    std::fill(weights, weights + p.kv_len, max_logit);
     sum = 1.0;
   } else if (max_logit != kNegInf) {
     for (int64_t j = keys.begin; j < keys.end; ++j) {
@@ -88,6 +93,14 @@ void AttendRow(const mha_problem& p, int64_t b, int64_t h, int64_t i,
   }
 }
 
+mha_status OutOfWorkspace(const mha_problem& p, int threads, mha_backend_report* report) {
+  std::snprintf(report->message, sizeof report->message,
+                "out of memory: the reference needs %d x kv_len=%" PRId64
+                " doubles of workspace",
+                threads, p.kv_len);
+  return MHA_ERR_OUT_OF_MEMORY;
+}
+
 mha_status Create(const mha_backend_config*, void** instance, mha_backend_report*) {
   *instance = nullptr;  // stateless
   return MHA_OK;
@@ -103,11 +116,22 @@ mha_status Attention(void*, const mha_problem* problem, mha_backend_report* repo
   const mha_problem& p = *problem;
   std::snprintf(report->impl, sizeof report->impl, "reference:f64");
   const int64_t pairs = p.batch * p.num_heads;
-#pragma omp parallel for num_threads(p.num_threads) schedule(dynamic, 1)
+  const int threads = static_cast<int>(std::clamp<int64_t>(pairs, 1, p.num_threads));
+  // One row of weights per thread, allocated before the parallel region: an
+  // exception must not leave it.
+  std::vector<double> weights;
+  try {
+    weights.resize(static_cast<size_t>(threads) * static_cast<size_t>(p.kv_len));
+  } catch (const std::bad_alloc&) {
+    return OutOfWorkspace(p, threads, report);
+  } catch (const std::length_error&) {
+    return OutOfWorkspace(p, threads, report);
+  }
+#pragma omp parallel for num_threads(threads) schedule(dynamic, 1)
   for (int64_t bh = 0; bh < pairs; ++bh) {
-    std::vector<double> weights(static_cast<size_t>(p.kv_len));
+    double* row_weights = weights.data() + omp_get_thread_num() * p.kv_len;
     const int64_t b = bh / p.num_heads, h = bh % p.num_heads;
-    for (int64_t i = 0; i < p.q_len; ++i) AttendRow(p, b, h, i, weights);
+    for (int64_t i = 0; i < p.q_len; ++i) AttendRow(p, b, h, i, row_weights);
   }
   return MHA_OK;
 }

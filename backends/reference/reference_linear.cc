@@ -1,7 +1,13 @@
 #include "reference_linear.h"
 
+#include <omp.h>
+
+#include <algorithm>
+#include <cinttypes>
 #include <cstdio>
+#include <memory>
 #include <new>
+#include <stdexcept>
 #include <vector>
 
 #include "mha/kit/dtype.h"
@@ -18,26 +24,42 @@ struct Weights {
   std::vector<float> bias;  // [n] or empty
 };
 
+mha_status OutOfMemory(mha_backend_report* report, const char* what) {
+  std::snprintf(report->message, sizeof report->message, "out of memory: %s", what);
+  return MHA_ERR_OUT_OF_MEMORY;
+}
+
+mha_status OutOfWeights(const mha_linear_desc* desc, mha_backend_report* report) {
+  std::snprintf(report->message, sizeof report->message,
+                "out_features=%" PRId64 ", in_features=%" PRId64
+                ": out of memory for the weights as f32",
+                desc->out_features, desc->in_features);
+  return MHA_ERR_OUT_OF_MEMORY;
+}
+
 }  // namespace
 
 mha_status ReferenceLinearCreate(void*, const mha_linear_desc* desc, void** linear,
                                  mha_backend_report* report) {
-  Weights* weights = new (std::nothrow) Weights;
-  if (!weights) {
-    std::snprintf(report->message, sizeof report->message, "out of memory");
-    return MHA_ERR_OUT_OF_MEMORY;
-  }
+  std::unique_ptr<Weights> weights(new (std::nothrow) Weights);
+  if (!weights) return OutOfMemory(report, "the weights");
   weights->n = desc->out_features;
   weights->k = desc->in_features;
-  weights->w.resize(static_cast<size_t>(weights->n * weights->k));
+  try {
+    weights->w.resize(static_cast<size_t>(weights->n * weights->k));
+    if (desc->bias) weights->bias.assign(desc->bias, desc->bias + weights->n);
+  } catch (const std::bad_alloc&) {
+    return OutOfWeights(desc, report);
+  } catch (const std::length_error&) {
+    return OutOfWeights(desc, report);
+  }
   for (int64_t n = 0; n < weights->n; ++n) {
     for (int64_t k = 0; k < weights->k; ++k) {
       weights->w[n * weights->k + k] =
           LoadAsF32(desc->weight, desc->weight_dtype, n * desc->weight_row_stride + k);
     }
   }
-  if (desc->bias) weights->bias.assign(desc->bias, desc->bias + weights->n);
-  *linear = weights;
+  *linear = weights.release();
   return MHA_OK;
 }
 
@@ -49,12 +71,27 @@ mha_status ReferenceLinearForward(void*, const void* linear, const mha_linear_ca
   const mha_linear_call& c = *call;
   std::snprintf(report->impl, sizeof report->impl, "reference:f64");
   const int64_t half = c.rope != MHA_ROPE_NONE ? c.rope_dims / 2 : 0;
-#pragma omp parallel for num_threads(c.num_threads) schedule(dynamic, 1)
-  for (int64_t row = 0; row < c.batch * c.seq; ++row) {
+  const int64_t rows = c.batch * c.seq;
+  const int threads = static_cast<int>(std::clamp<int64_t>(rows, 1, c.num_threads));
+  // Per thread: x [k], y [n], cos and sin [half], allocated before the parallel
+  // region: an exception must not leave it.
+  const int64_t per_thread = wt.k + wt.n + 2 * half;
+  std::vector<double> scratch;
+  try {
+    scratch.resize(static_cast<size_t>(threads) * static_cast<size_t>(per_thread));
+  } catch (const std::bad_alloc&) {
+    return OutOfMemory(report, "the reference's row workspace");
+  } catch (const std::length_error&) {
+    return OutOfMemory(report, "the reference's row workspace");
+  }
+#pragma omp parallel for num_threads(threads) schedule(dynamic, 1)
+  for (int64_t row = 0; row < rows; ++row) {
     const int64_t b = row / c.seq, s = row % c.seq;
     if (s >= LinearRows(c, b)) continue;
-    std::vector<double> x(static_cast<size_t>(wt.k)), y(static_cast<size_t>(wt.n));
-    std::vector<double> cos(static_cast<size_t>(half)), sin(static_cast<size_t>(half));
+    double* x = scratch.data() + omp_get_thread_num() * per_thread;
+    double* y = x + wt.k;
+    double* cos = y + wt.n;
+    double* sin = cos + half;
     for (int64_t k = 0; k < wt.k; ++k) x[k] = LoadAsF32(c.x, c.x_dtype, InputOffset(c, b, s) + k);
     for (int64_t n = 0; n < wt.n; ++n) {
       double acc = wt.bias.empty() ? 0.0 : wt.bias[n];
@@ -62,9 +99,9 @@ mha_status ReferenceLinearForward(void*, const void* linear, const mha_linear_ca
       y[n] = acc;
     }
     if (half > 0) {
-      RopeAngles(c.rope_inv_freq, half, RopePosition(c, b, s), cos.data(), sin.data());
+      RopeAngles(c.rope_inv_freq, half, RopePosition(c, b, s), cos, sin);
       for (int64_t h0 = 0; h0 < wt.n; h0 += c.head_dim) {
-        RotateHead(c.rope, c.rope_dims, cos.data(), sin.data(), y.data() + h0);
+        RotateHead(c.rope, c.rope_dims, cos, sin, y + h0);
       }
     }
     for (int64_t n = 0; n < wt.n; ++n) {

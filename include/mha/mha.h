@@ -169,7 +169,7 @@ MHA_API const char* mha_context_backend(const mha_context* ctx);
  * reference "scalar". */
 MHA_API const char* mha_context_isa(const mha_context* ctx);
 
-/* Threads for attention calls; n >= 1, or 0 for OpenMP's default. */
+/* Threads for attention calls; n from 1 to 4096, or 0 for OpenMP's default. */
 MHA_API mha_status mha_context_set_num_threads(mha_context* ctx, int n);
 
 /* Fills *desc with the defaults: scale 0, no mask, windows -1, everything else off. */
@@ -261,7 +261,7 @@ typedef struct {
   int64_t rope_dims;
   float rope_theta;
   /* dtype of the projected Q, K, V and of the heads' outputs between the GEMMs and
-   * attention (f32 or bf16; default f32). bf16 halves their traffic and lets bf16
+   * attention (f32, bf16 or f16; default f32). bf16 halves their traffic and lets bf16
    * kernels run; a KV cache keeps its own dtype. */
   mha_dtype activation_dtype;
 } mha_layer_desc;
