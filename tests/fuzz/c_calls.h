@@ -12,6 +12,10 @@ extern "C" {
 mha_status FuzzKvCacheCreate(mha_context* ctx, int64_t batch, int64_t num_kv_heads,
                              int64_t capacity, int64_t head_dim, int dtype, mha_kv_cache** out);
 
+mha_status FuzzLinearCreate(mha_context* ctx, int64_t out_features, int64_t in_features,
+                            int weight_dtype, const void* weight, const float* bias,
+                            mha_linear** out);
+
 #ifdef __cplusplus
 }
 #endif

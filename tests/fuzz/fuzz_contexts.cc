@@ -3,6 +3,9 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "findings.h"
+#include "mha/kit/isa.h"
+
 namespace mha_fuzz {
 namespace {
 
@@ -19,6 +22,30 @@ mha_context* Create(const char* backend, int max_isa) {
   return ctx;
 }
 
+// A cap of another architecture than this library's, or a value that is no level, must
+// be refused with MHA_ERR_INVALID_ARGUMENT, no context, and a message that names the
+// levels of this architecture.
+void CheckRefused(const char* backend, int max_isa) {
+  mha_context_options options;
+  mha_context_options_init(&options);
+  options.backend = backend;
+  options.max_isa = max_isa;
+  mha_context* ctx = nullptr;
+  const mha_status s = mha_context_create_with(&options, &ctx);
+  const std::string message = mha_last_error();
+  const std::string call =
+      std::string(backend) + " context with max_isa=" + std::to_string(max_isa) + ": ";
+  if (s != MHA_ERR_INVALID_ARGUMENT || ctx) {
+    mha_context_destroy(ctx);
+    Finding(call + "gave " + mha_status_name(s) + ", not a refusal");
+  }
+  for (const mha::IsaLevel& level : mha::kIsaLevels) {
+    if (mha::IsaOfThisArch(level) && message.find(level.name) == std::string::npos) {
+      Finding(call + "the message \"" + message + "\" does not name " + level.name);
+    }
+  }
+}
+
 struct Contexts {
   mha_context* reference;
   std::vector<NamedContext> highway;  // one per ISA level
@@ -29,7 +56,17 @@ const Contexts& All() {
   static const Contexts* contexts = [] {
     auto* c = new Contexts;
     c->reference = Create("reference", MHA_FROM_ENVIRONMENT);
-    for (int isa = MHA_ISA_SCALAR; isa <= MHA_ISA_NATIVE; ++isa) {
+    for (int isa = MHA_ISA_SCALAR; isa <= MHA_ISA_SVE2 + 1; ++isa) {
+      const mha::IsaLevel* level = mha::FindIsaLevel(isa);
+      if (!level || !mha::IsaOfThisArch(*level)) {
+        if (level && mha_isa_supported(level->isa)) {
+          Finding(std::string("mha_isa_supported(") + level->name +
+                  ") is 1 on another architecture");
+        }
+        CheckRefused("highway", isa);
+        CheckRefused("reference", isa);
+        continue;
+      }
       if (!mha_isa_supported(static_cast<mha_isa>(isa))) continue;
       mha_context* ctx = Create("highway", isa);
       c->highway.push_back({std::string("highway:") + mha_context_isa(ctx), ctx});

@@ -1,6 +1,7 @@
 // The contexts the fuzz target runs every input on, created once: the reference (the
 // oracle), highway capped at each ISA level it can run here, and every other backend
-// this build can load.
+// this build can load. Creating them first checks that the levels of another
+// architecture (on x86: NEON, SVE, SVE2) and a value past the last level are refused.
 #ifndef MHA_TESTS_FUZZ_FUZZ_CONTEXTS_H_
 #define MHA_TESTS_FUZZ_FUZZ_CONTEXTS_H_
 

@@ -33,4 +33,13 @@ std::vector<float> TameValues(size_t n, double magnitude, std::mt19937& rng) {
   return v;
 }
 
+std::vector<uint8_t> Typed(const std::vector<float>& values, const mha_dtype& dtype) {
+  const mha_dtype d = mha::IsDtype(dtype) ? dtype : MHA_F32;
+  std::vector<uint8_t> bytes(values.size() * static_cast<size_t>(mha::DtypeSize(d)));
+  for (size_t i = 0; i < values.size(); ++i) {
+    mha::StoreFromF32(bytes.data(), d, static_cast<int64_t>(i), values[i]);
+  }
+  return bytes;
+}
+
 }  // namespace mha_fuzz

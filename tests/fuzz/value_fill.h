@@ -1,6 +1,6 @@
-// Element values for fuzzed tensors: tame random values of a chosen magnitude, a few
-// raw specials (NaN, infinities, huge, subnormal) at chosen places, and the rule that
-// tells them apart, which decides which results are compared with the reference.
+// Element values for fuzzed tensors and weights: tame random values of a chosen
+// magnitude, a few raw specials (NaN, infinities, huge, subnormal) at chosen places, and
+// the rule that tells them apart, which decides which results are compared.
 #ifndef MHA_TESTS_FUZZ_VALUE_FILL_H_
 #define MHA_TESTS_FUZZ_VALUE_FILL_H_
 
@@ -28,6 +28,10 @@ void AddSpecials(FuzzInput& in, StridedBuffer& b, int count);
 
 // n uniform values in [-magnitude, magnitude].
 std::vector<float> TameValues(size_t n, double magnitude, std::mt19937& rng);
+
+// The values stored contiguously in dtype (f32 for a value that is no dtype): a weight
+// matrix of exactly the bytes the library should read.
+std::vector<uint8_t> Typed(const std::vector<float>& values, const mha_dtype& dtype);
 
 }  // namespace mha_fuzz
 
