@@ -20,6 +20,7 @@
 #include "flash_bf16_avx512.h"
 #include "flash_convert-inl.h"
 #include "flash_decode-inl.h"
+#include "flash_decode_bf16_avx512.h"
 #include "flash_pack-inl.h"
 #include "flash_plan.h"
 #include "flash_pv-inl.h"
@@ -107,6 +108,13 @@ HWY_INLINE bool ScoreTile(D d, const FlashPlan& plan, const ItemCoords& c,
   const mha_problem& p = *plan.p;
   const T* k = static_cast<const T*>(p.k.data) + RowOffset(p.k, c.b, j0, c.g);
   int64_t k_stride = p.k.strides[1];
+  if (plan.few_rows && UseBf16Dot<T>(plan)) {
+    QkDecodeTileBf16Avx512(reinterpret_cast<const uint16_t*>(k), k_stride, p.k.strides[2],
+                           plan.item_kv_heads, plan.head_rows, nk, p.head_dim,
+                           reinterpret_cast<const uint16_t*>(s.qt), p.scale * kLog2e,
+                           plan.rows_pad, s.st);
+    return false;
+  }
   if (plan.few_rows) {
     const T* v = static_cast<const T*>(p.v.data) + RowOffset(p.v, c.b, j0, c.g);
     QkDotTile(d, KvRows<T>{k, k_stride, p.k.strides[2]},
@@ -164,8 +172,8 @@ HWY_INLINE void ProbsPass(D d, const FlashPlan& plan, const ItemCoords& c,
   }
 }
 
-// P V of a tile on vdpbf16ps (one kv head: the path runs no decode items). A V
-// tile that holds Inf or NaN takes the f32 path that sums only visible keys.
+// P V of a prefill tile on vdpbf16ps (one kv head). A V tile that holds Inf or
+// NaN takes the f32 path that sums only visible keys.
 template <typename T, class D>
 HWY_INLINE void PvTileBf16(D d, const FlashPlan& plan, const ItemCoords& c,
                            const FlashScratch& s, int64_t j0, int64_t nk, const T* v_tile,
@@ -188,6 +196,26 @@ HWY_INLINE void PvTileBf16(D d, const FlashPlan& plan, const ItemCoords& c,
                    plan.rows_pad, vp, (nk + 1) / 2, plan.dv_pad, s.o);
 }
 
+// P V of a decode tile that every row sees whole, on vdpbf16ps: V packed in key
+// pairs head by head into s.vt. As on the f32 decode path, every key of the tile
+// is visible, so a non-finite V reaches only rows that see it.
+HWY_INLINE void PvDecodeTileBf16(const FlashPlan& plan, const ItemCoords& c,
+                                 const FlashScratch& s, int64_t nk, const uint16_t* v_tile) {
+  const mha_problem& p = *plan.p;
+  uint32_t* vt_pairs = reinterpret_cast<uint32_t*>(s.vt);
+  PackPPairsBf16Avx512(s.st, plan.rows_pad, nk);
+  const uint32_t* pp = reinterpret_cast<const uint32_t*>(s.st);
+  for (int64_t g = 0; g < plan.item_kv_heads; ++g) {
+    const int64_t r0 = g * plan.head_rows;
+    if (r0 >= c.rows) break;
+    PackVPairsBf16Avx512(v_tile + g * p.v.strides[2], p.v.strides[1], nk, p.v_head_dim,
+                         vt_pairs, plan.dv_pad);
+    PvTileBf16Avx512(pp + r0, s.active + r0, s.alpha + r0, std::min(plan.head_rows, c.rows - r0),
+                     plan.rows_pad, vt_pairs, (nk + 1) / 2, plan.dv_pad,
+                     s.o + r0 * plan.dv_pad);
+  }
+}
+
 template <typename T>
 void FlashItem(const FlashPlan& plan, int64_t item, float* scratch) {
   const mha_problem& p = *plan.p;
@@ -197,7 +225,9 @@ void FlashItem(const FlashPlan& plan, int64_t item, float* scratch) {
   const FlashScratch s = CarveScratch(plan, scratch);
   const ItemCoords c = DecodeItem(plan, item);
   const KeyRange keys = SetupRows(plan, c, s);
-  if (plan.few_rows) {
+  if (plan.few_rows && UseBf16Dot<T>(plan)) {
+    PackQRowsBf16(plan, c, reinterpret_cast<uint16_t*>(s.qt), DecodeQRowStride(p.head_dim));
+  } else if (plan.few_rows) {
     PackQRows(plan, c, s.qt);
   } else if (UseBf16Dot<T>(plan)) {
     PackQPairs(plan, c, reinterpret_cast<uint32_t*>(s.qt));
@@ -215,7 +245,8 @@ void FlashItem(const FlashPlan& plan, int64_t item, float* scratch) {
   const ItemCoords next = DecodeItem(plan, std::max<int64_t>(next_item, 0));
   // Packed V pairs start at even keys: the vdpbf16ps path starts there too (a key
   // before the range is masked like any other the rows do not see).
-  const int64_t first_key = UseBf16Dot<T>(plan) ? keys.begin & ~int64_t{1} : keys.begin;
+  const bool prefill_pairs = !plan.few_rows && UseBf16Dot<T>(plan);
+  const int64_t first_key = prefill_pairs ? keys.begin & ~int64_t{1} : keys.begin;
   const int64_t num_tiles = (keys.end - first_key + kTileKeys - 1) / kTileKeys;
 
   const T* v_base = static_cast<const T*>(p.v.data);
@@ -237,11 +268,16 @@ void FlashItem(const FlashPlan& plan, int64_t item, float* scratch) {
       }
     }
     const T* v_tile = v_base + RowOffset(p.v, c.b, j0, c.g);
-    if (UseBf16Dot<T>(plan)) {
+    if (prefill_pairs) {
       PvTileBf16(d, plan, c, s, j0, nk, v_tile, packed_v_finite);
       continue;
     }
-    if (plan.few_rows && p.v_head_dim % n == 0 && AllRowsSeeTile(plan, c, s, j0, nk)) {
+    const bool all_see_tile = plan.few_rows && AllRowsSeeTile(plan, c, s, j0, nk);
+    if (all_see_tile && UseBf16Dot<T>(plan)) {
+      PvDecodeTileBf16(plan, c, s, nk, reinterpret_cast<const uint16_t*>(v_tile));
+      continue;
+    }
+    if (all_see_tile && p.v_head_dim % n == 0) {
       PvDotTile(d, s.st, s.alpha, plan.item_kv_heads, plan.head_rows, rp,
                 KvRows<T>{v_tile, p.v.strides[1], p.v.strides[2]}, nk, p.v_head_dim,
                 plan.dv_pad, s.o);

@@ -3,16 +3,10 @@
 #include <cstring>
 #include <limits>
 
+#include "bf16_avx512_target.h"
+#include "flash_plan.h"
 #include "flash_rows.h"
-
-#if defined(__x86_64__) && defined(__GNUC__)
-// GCC 12's AVX-512 intrinsics pass _mm512_undefined_*() through, which
-// -Wuninitialized reports inside the header (GCC bug 105593).
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#include <immintrin.h>
-#define MHA_BF16_TARGET __attribute__((target("avx512f,avx512bw,avx512bf16,avx512vl")))
-#endif
+#include "prefetch.h"
 
 namespace mha {
 
@@ -156,6 +150,8 @@ MHA_BF16_TARGET bool PackVPairsBf16Avx512(const uint16_t* v, int64_t v_stride, i
     const uint16_t* lo = v + j * v_stride;
     const bool has_hi = j + 1 < nk;
     const uint16_t* hi = has_hi ? lo + v_stride : lo;  // a lone last row's stride may be huge
+    PrefetchRow(RowAhead(lo, kTileKeys, v_stride), dv);
+    if (has_hi) PrefetchRow(RowAhead(hi, kTileKeys, v_stride), dv);
     uint32_t* dst = vp + (j / 2) * dv_pad;
     for (int64_t e = 0; e < dv_pad; e += 16) {
       const __mmask16 cols = e + 16 <= dv ? __mmask16(0xffff)

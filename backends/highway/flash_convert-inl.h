@@ -11,6 +11,7 @@
 #include "flash_plan.h"
 #include "hwy/highway.h"
 #include "mha/kit/dtype.h"
+#include "prefetch.h"
 
 HWY_BEFORE_NAMESPACE();
 namespace mha {
@@ -38,19 +39,6 @@ HWY_INLINE float ScalarF32(const hwy::float16_t* p) {
   return F16ToF32(*reinterpret_cast<const uint16_t*>(p));
 }
 
-// Asks for a row of `cols` elements one tile before it is needed: K/V rows of
-// one head are strided (the other heads lie between them), which the hardware
-// prefetchers follow poorly. Issued a row at a time inside the loops, so that few
-// are in flight at once (a burst of a whole tile overflows the miss buffers and
-// is dropped); into L2 (prefetcht1), so that it does not evict the current tile
-// from L1. Prefetching past the end of a buffer is harmless.
-template <typename T>
-HWY_INLINE void PrefetchRow(const T* row, int64_t cols) {
-  const char* bytes = reinterpret_cast<const char*>(row);
-  const int64_t size = cols * static_cast<int64_t>(sizeof(T));
-  for (int64_t b = 0; b < size; b += 64) __builtin_prefetch(bytes + b, 0, 2);
-}
-
 // dst[r * dst_stride + c] = src[r * src_stride + c] for c < cols, zero for
 // cols <= c < pad_cols. Prefetches the rows of the next tile. Returns whether
 // every element is finite.
@@ -65,7 +53,7 @@ HWY_INLINE bool RowsToF32(const T* src, int64_t src_stride, int64_t num_rows, in
   float scalar_non_finite = 0.0f;
   for (int64_t r = 0; r < num_rows; ++r) {
     const T* s = src + r * src_stride;
-    PrefetchRow(s + kTileKeys * src_stride, cols);
+    PrefetchRow(RowAhead(s, kTileKeys, src_stride), cols);
     float* t = dst + r * dst_stride;
     int64_t c = 0;
     for (; c + n <= cols; c += n) {

@@ -73,7 +73,7 @@ FlashPlan MakeFlashPlan(const mha_problem& p, bool bf16_dot) {
   plan.num_items = base_items * plan.num_splits;
   plan.dv_pad = RoundUp(p.v_head_dim, kFloatAlign);
   plan.partial_stride = 2 + plan.dv_pad;
-  plan.bf16_dot = bf16_dot && !plan.few_rows;
+  plan.bf16_dot = bf16_dot;
 
   const int64_t d_pad = RoundUp(p.head_dim, kFloatAlign);
   plan.k_pad = d_pad;

@@ -66,8 +66,8 @@ struct FlashPlan {
   bool pack_kv = false;
   int64_t pack_keys = 0;
   int64_t unit_q_blocks = 1;
-  // Q and K are bf16, the CPU has avx512_bf16 and the item has many rows: the
-  // QK^T dot uses vdpbf16ps.
+  // Q and K are bf16 and the CPU has avx512_bf16: QK^T and P V use vdpbf16ps
+  // (flash_bf16_avx512.h; decode items flash_decode_bf16_avx512.h).
   bool bf16_dot = false;
   // At most kFewRows query rows per kv head: the decode kernels read K and V in
   // place, key by key across the item's kv heads (each key's rows of neighbouring
@@ -77,7 +77,7 @@ struct FlashPlan {
 
 // The per-thread scratch of a work item, carved from one aligned block.
 struct FlashScratch {
-  float* qt;      // [D or D/2 pairs][rows_pad]: Q (scaled by scale * kLog2e), transposed
+  float* qt;      // Q as the item's kernels take it (flash_rows.h: PackQ, PackQPairs, PackQRows*)
   float* kt;      // [kTileKeys][D]: K tile as f32 (unused when K is read in place)
   float* vt;      // [kTileKeys][dv_pad]: V tile as f32, zero-padded
   float* st;      // [kTileKeys][rows_pad]: scores, then probabilities, transposed

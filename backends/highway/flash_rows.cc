@@ -116,6 +116,17 @@ void PackQRows(const FlashPlan& plan, const ItemCoords& c, float* q) {
   }
 }
 
+void PackQRowsBf16(const FlashPlan& plan, const ItemCoords& c, uint16_t* q, int64_t q_stride) {
+  const mha_problem& p = *plan.p;
+  std::memset(q, 0, sizeof(uint16_t) * q_stride * plan.rows_pad);
+  for (int64_t r = 0; r < c.rows; ++r) {
+    const auto [i, h, real] = RowOf(plan, c, r);
+    if (!real) continue;
+    const uint16_t* src = static_cast<const uint16_t*>(p.q.data) + RowOffset(p.q, c.b, i, h);
+    std::memcpy(q + r * q_stride, src, sizeof(uint16_t) * p.head_dim);
+  }
+}
+
 void PackQPairs(const FlashPlan& plan, const ItemCoords& c, uint32_t* qt) {
   const mha_problem& p = *plan.p;
   const int64_t rp = plan.rows_pad;

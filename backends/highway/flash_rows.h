@@ -61,6 +61,10 @@ void ScaledQRow(const mha_problem& p, int64_t offset, float* dst, int64_t dst_st
 // q[r * D + d] = scale * kLog2e * Q[row r][d] as f32 for rows_pad rows; padding
 // rows are zero.
 void PackQRows(const FlashPlan& plan, const ItemCoords& c, float* q);
+// The decode path's Q rows on vdpbf16ps (not scaled: bf16 Q stays exact):
+// q[r * q_stride + d] = Q[row r][d] for rows_pad rows, zero past head_dim and in
+// padding rows.
+void PackQRowsBf16(const FlashPlan& plan, const ItemCoords& c, uint16_t* q, int64_t q_stride);
 // Q as bf16 pairs for vdpbf16ps (not scaled: bf16 Q stays exact): word
 // [t * rows_pad + r] holds Q[row r][2t, 2t+1].
 void PackQPairs(const FlashPlan& plan, const ItemCoords& c, uint32_t* qt);

@@ -18,6 +18,7 @@
 #include "flash_pack-inl.h"
 #include "flash_plan.h"
 #include "flash_tanh-inl.h"
+#include "prefetch.h"
 #include "hwy/highway.h"
 
 HWY_BEFORE_NAMESPACE();

@@ -1,20 +1,13 @@
 // The GEMM kernels on vdpbf16ps (AVX512_BF16), which Highway 1.0.3 cannot emit:
 // intrinsics in functions of their own target, used only where CpuHasAvx512Bf16()
-// (see flash_bf16_avx512.cc). A tile is 6 rows x 4 vectors of 16 features: each pair
+// (see bf16_avx512_target.h). A tile is 6 rows x 4 vectors of 16 features: each pair
 // of k broadcasts one bf16 pair per row of x against 4 vectors of weight pairs.
 // x is rounded to bf16 to nearest even; accumulation is f32.
 #include <cstring>
 
+#include "bf16_avx512_target.h"
 #include "gemm_kernels.h"
 #include "mha/kit/dtype.h"
-
-#if defined(__x86_64__) && defined(__GNUC__)
-// GCC 12's AVX-512 intrinsics pass _mm512_undefined_*() through (GCC bug 105593).
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#include <immintrin.h>
-#define MHA_BF16_TARGET __attribute__((target("avx512f,avx512bw,avx512bf16,avx512vl,f16c")))
-#endif
 
 namespace mha {
 namespace {

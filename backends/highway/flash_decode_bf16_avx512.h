@@ -1,0 +1,29 @@
+// QK^T of decode items on vdpbf16ps (see bf16_avx512_target.h): vectors along
+// head_dim as in flash_decode-inl.h, bf16 Q rows against bf16 K rows read in
+// place. One vdpbf16ps adds 32 products where an f32 FMA adds 16, and K needs no
+// widening: decode items are bound by these instructions, not by memory, until
+// the dots take half of them.
+#ifndef MHA_BACKENDS_HIGHWAY_FLASH_DECODE_BF16_AVX512_H_
+#define MHA_BACKENDS_HIGHWAY_FLASH_DECODE_BF16_AVX512_H_
+
+#include <cstdint>
+
+namespace mha {
+
+// Bf16 elements per row of the Q rows QkDecodeTileBf16Avx512 takes: head_dim
+// rounded up to a vector of 32, zero-padded.
+int64_t DecodeQRowStride(int64_t head_dim);
+
+// st[j * rows_pad + r] = scale * dot(K[j] of row r's head, Q[r]) for keys j < nk
+// and rows r < heads * head_rows. Row r belongs to head slot r / head_rows (rows
+// of a slot are a multiple of 4, or 1 or 2 rows per slot with heads a multiple
+// of 4 / head_rows); key j of slot g is at k + j * key_stride + g * head_stride.
+// q: bf16 rows of DecodeQRowStride(dim) elements. Prefetches the K rows
+// kTileKeys keys ahead.
+void QkDecodeTileBf16Avx512(const uint16_t* k, int64_t key_stride, int64_t head_stride,
+                            int64_t heads, int64_t head_rows, int64_t nk, int64_t dim,
+                            const uint16_t* q, float scale, int64_t rows_pad, float* st);
+
+}  // namespace mha
+
+#endif  // MHA_BACKENDS_HIGHWAY_FLASH_DECODE_BF16_AVX512_H_
