@@ -64,13 +64,13 @@ const ReferenceOutput& ReferenceOutput::Get(const Shape& shape, const Precision&
 
 // The tolerances are the tests' OutTolerance (tests/conformance.cc) for these inputs
 // (|x| < 1, default scale), since the reference sees the same f32 or bf16 Q/K/V and
-// writes the same output dtype: f32 out 2.4e-5 + 1e-5 |ref|; a bf16 K/V adds 3e-3
+// writes the same output dtype: f32 out 2.4e-5 + 1e-5 |ref|; a bf16 K/V adds 4e-3
 // (a backend may round P to bf16 for P.V); a bf16 out allows one ulp, 2^-7 |ref|.
 ReferenceOutput::ReferenceOutput(const Shape& shape, const Precision& precision,
                                  const Workload& workload)
     : storage_(Elements(*workload.out()) * DtypeBytes(precision.out)),
       tensor_(*workload.out()),
-      atol_(2.4e-5 + (precision.kv == MHA_F32 ? 0.0 : 3e-3)),
+      atol_(2.4e-5 + (precision.kv == MHA_F32 ? 0.0 : 4e-3)),
       rtol_(precision.out == MHA_F32 ? 1e-5 : 0x1p-7) {
   tensor_.data = storage_.data();
   std::string why;

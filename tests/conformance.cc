@@ -306,12 +306,13 @@ std::string Case::Describe() const {
 // Why these tolerances. The reference accumulates in f64 from the same inputs, so
 // a backend's error comes from (1) f32 logits, whose error grows with their size;
 // (2) 16-bit K/V: a backend may round P to bf16 for the P.V product (vdpbf16ps,
-// oneDNN's bf16 matmul), which costs up to 2^-9 relative per weight, so up to
-// ~2e-3 absolute on |O| <= max|V| = 1; (3) a 16-bit output: the f32 result may sit
+// oneDNN's bf16 matmul), which costs up to 2^-8 relative per weight (half an
+// ulp of bf16's 8-bit significand), so up to 3.9e-3 absolute on |O| <= max|V| =
+// 1, all of it when the weights round the same way; (3) a 16-bit output: the f32 result may sit
 // on the other side of a rounding boundary, one ulp (2^-7 relative for bf16,
 // 2^-10 for f16).
 Tolerance OutTolerance(const Case& c) {
-  double atol = 2e-5 + 4 * LogitError(c) + (IsHalf(c.kv_dtype) ? 3e-3 : 0.0);
+  double atol = 2e-5 + 4 * LogitError(c) + (IsHalf(c.kv_dtype) ? 4e-3 : 0.0);
   double rtol = c.out_dtype == MHA_BF16 ? 0x1p-7 : c.out_dtype == MHA_F16 ? 0x1p-10 : 1e-5;
   return {atol, rtol};
 }

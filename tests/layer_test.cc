@@ -2,7 +2,7 @@
 // the KV cache's identities (prefill + steps = one causal forward; rows of different
 // lengths; truncate + re-decode = the shorter history) and the layer's bad inputs.
 // Tolerances: everything f32, |err| <= 1e-4 (1 + |want|); any 16-bit weight, activation
-// or cache, |err| <= 2e-2 max|want| (one bf16 rounding of each operand, ~2^-9 relative,
+// or cache, |err| <= 2e-2 max|want| (one bf16 rounding of each operand, up to 2^-8 relative,
 // through two GEMMs and attention).
 #include <algorithm>
 #include <string>

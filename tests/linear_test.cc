@@ -96,8 +96,8 @@ struct Problem {
     if (c.bias) {
       for (int64_t n = 0; n < c.n(); ++n) bias.push_back(dist(rng));
     }
-    // A backend may round x to bf16 for bf16 weights (relative error 2^-9 per
-    // product); otherwise products are exact or nearly and f32 sums are accurate
+    // A backend may round x to bf16 for bf16 weights (relative error up to 2^-8
+    // per product); otherwise products are exact or nearly and f32 sums are accurate
     // to well within 1e-5 of sum |x w| at these depths.
     const double tol = c.w_dtype == MHA_BF16 && c.x_dtype != MHA_BF16 ? 0x1p-8 : 1e-5;
     const double out_rounding = c.y_dtype == MHA_BF16 ? 0x1p-8 : c.y_dtype == MHA_F16 ? 0x1p-11 : 0;

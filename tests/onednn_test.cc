@@ -166,7 +166,7 @@ TEST_CASE("onednn never lets V past kv_lens reach the output", "[onednn]") {
     REQUIRE(mha_attention(ctx.get(), q.get(), kv, vv, out.get(), &desc) == MHA_OK);
     REQUIRE(mha_attention(reference.get(), q.get(), kv, vv, want.get(), &desc) == MHA_OK);
     for (size_t i = 0; i < out.values.size(); ++i) {
-      CHECK(std::fabs(out.values[i] - want.values[i]) <= 3e-3 * (1 + std::fabs(want.values[i])));
+      CHECK(std::fabs(out.values[i] - want.values[i]) <= 4e-3 * (1 + std::fabs(want.values[i])));
     }
   }
 }

@@ -101,10 +101,10 @@ HWY_INLINE bool PackKvTiles(const FlashPlan& plan, const ItemCoords& c, const Fl
 
 // Raw dots of keys [j0, j0 + nk) with every active row, into s.st; returns
 // whether their max per row is in s.tile_max (QkTile's paths). With
-// plan.pack_kv, those keys are packed.
+// plan.pack_kv, those keys are packed. `ahead`: the keys of the next tile.
 template <typename T, class D>
 HWY_INLINE bool ScoreTile(D d, const FlashPlan& plan, const ItemCoords& c,
-                          const FlashScratch& s, int64_t j0, int64_t nk) {
+                          const FlashScratch& s, int64_t j0, int64_t nk, int64_t ahead) {
   const mha_problem& p = *plan.p;
   const T* k = static_cast<const T*>(p.k.data) + RowOffset(p.k, c.b, j0, c.g);
   int64_t k_stride = p.k.strides[1];
@@ -112,7 +112,7 @@ HWY_INLINE bool ScoreTile(D d, const FlashPlan& plan, const ItemCoords& c,
     QkDecodeTileBf16Avx512(reinterpret_cast<const uint16_t*>(k), k_stride, p.k.strides[2],
                            plan.item_kv_heads, plan.head_rows, nk, p.head_dim,
                            reinterpret_cast<const uint16_t*>(s.qt), p.scale * kLog2e,
-                           plan.rows_pad, s.st);
+                           plan.rows_pad, ahead, s.st);
     return false;
   }
   if (plan.few_rows) {
@@ -161,7 +161,7 @@ HWY_INLINE void ProbsPass(D d, const FlashPlan& plan, const ItemCoords& c,
     const int64_t nk = std::min(kTileKeys, p.kv_len - j0);
     if (MarkActiveRows(plan, s, j0, nk)) {
       if (plan.pack_kv) PackKvTiles<T>(plan, c, s, j0, nk);
-      const bool max_known = ScoreTile<T>(d, plan, c, s, j0, nk);
+      const bool max_known = ScoreTile<T>(d, plan, c, s, j0, nk, 0);
       for (int64_t r = 0; r < plan.rows_pad; r += n) {
         if (AnyActive(s.active + r, n)) {
           ScoreChunk(d, p, s, plan.rows_pad, r, j0, nk, max_known);
@@ -196,24 +196,16 @@ HWY_INLINE void PvTileBf16(D d, const FlashPlan& plan, const ItemCoords& c,
                    plan.rows_pad, vp, (nk + 1) / 2, plan.dv_pad, s.o);
 }
 
-// P V of a decode tile that every row sees whole, on vdpbf16ps: V packed in key
-// pairs head by head into s.vt. As on the f32 decode path, every key of the tile
-// is visible, so a non-finite V reaches only rows that see it.
-HWY_INLINE void PvDecodeTileBf16(const FlashPlan& plan, const ItemCoords& c,
-                                 const FlashScratch& s, int64_t nk, const uint16_t* v_tile) {
+// P V of a decode tile that every row sees whole, on vdpbf16ps, V read in place.
+// As on the f32 decode path, every key of the tile is visible, so a non-finite V
+// reaches only rows that see it.
+HWY_INLINE void PvDecodeTileBf16(const FlashPlan& plan, const FlashScratch& s, int64_t nk,
+                                 int64_t ahead, const uint16_t* v_tile) {
   const mha_problem& p = *plan.p;
-  uint32_t* vt_pairs = reinterpret_cast<uint32_t*>(s.vt);
   PackPPairsBf16Avx512(s.st, plan.rows_pad, nk);
-  const uint32_t* pp = reinterpret_cast<const uint32_t*>(s.st);
-  for (int64_t g = 0; g < plan.item_kv_heads; ++g) {
-    const int64_t r0 = g * plan.head_rows;
-    if (r0 >= c.rows) break;
-    PackVPairsBf16Avx512(v_tile + g * p.v.strides[2], p.v.strides[1], nk, p.v_head_dim,
-                         vt_pairs, plan.dv_pad);
-    PvTileBf16Avx512(pp + r0, s.active + r0, s.alpha + r0, std::min(plan.head_rows, c.rows - r0),
-                     plan.rows_pad, vt_pairs, (nk + 1) / 2, plan.dv_pad,
-                     s.o + r0 * plan.dv_pad);
-  }
+  PvDecodeTileBf16Avx512(v_tile, p.v.strides[1], p.v.strides[2], plan.item_kv_heads,
+                         plan.head_rows, nk, p.v_head_dim, reinterpret_cast<const uint32_t*>(s.st),
+                         s.alpha, plan.rows_pad, ahead, s.o, plan.dv_pad);
 }
 
 template <typename T>
@@ -258,7 +250,8 @@ void FlashItem(const FlashPlan& plan, int64_t item, float* scratch) {
     }
     if (!MarkActiveRows(plan, s, j0, nk)) continue;
     const bool packed_v_finite = plan.pack_kv && PackKvTiles<T>(plan, c, s, j0, nk);
-    const bool max_known = ScoreTile<T>(d, plan, c, s, j0, nk);
+    const int64_t ahead = std::clamp<int64_t>(keys.end - j0 - kTileKeys, 0, kTileKeys);
+    const bool max_known = ScoreTile<T>(d, plan, c, s, j0, nk, ahead);
     for (int64_t r = 0; r < rp; r += n) {
       if (AnyActive(s.active + r, n)) {
         const auto tile_max = ScoreChunk(d, p, s, rp, r, j0, nk, max_known);
@@ -274,7 +267,7 @@ void FlashItem(const FlashPlan& plan, int64_t item, float* scratch) {
     }
     const bool all_see_tile = plan.few_rows && AllRowsSeeTile(plan, c, s, j0, nk);
     if (all_see_tile && UseBf16Dot<T>(plan)) {
-      PvDecodeTileBf16(plan, c, s, nk, reinterpret_cast<const uint16_t*>(v_tile));
+      PvDecodeTileBf16(plan, s, nk, ahead, reinterpret_cast<const uint16_t*>(v_tile));
       continue;
     }
     if (all_see_tile && p.v_head_dim % n == 0) {

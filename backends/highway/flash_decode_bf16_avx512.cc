@@ -1,5 +1,7 @@
 #include "flash_decode_bf16_avx512.h"
 
+#include <algorithm>
+
 #include "bf16_avx512_target.h"
 #include "flash_plan.h"
 #include "prefetch.h"
@@ -92,18 +94,19 @@ __attribute__((noinline)) MHA_BF16_TARGET void DotBlock(const uint16_t* k, int64
 }
 
 // The dots of keys [j, j + kKeys) with every row, row block by row block; each
-// head's first block prefetches that head's rows of the same keys one tile ahead.
+// head's first block prefetches that head's rows of the same keys one tile ahead
+// (keys below `ahead` only: those of the next tile that exist).
 template <int kKeys, int kHeads>
 MHA_BF16_TARGET void DotKeys(const uint16_t* k, int64_t key_stride, int64_t head_stride,
                              int64_t rows, int64_t head_rows, int64_t j, int64_t dim,
                              int64_t chunks, __mmask32 last, const uint16_t* q, __m512 scale,
-                             int64_t rows_pad, float* st) {
+                             int64_t rows_pad, int64_t ahead, float* st) {
   const int64_t q_stride = chunks * 32;
   for (int64_t r = 0; r < rows; r += kDotRows) {
     const int64_t g = r / head_rows;
     if (r == g * head_rows) {
       for (int64_t h = g; h < g + kHeads; ++h) {
-        for (int64_t jj = j; jj < j + kKeys; ++jj) {
+        for (int64_t jj = j; jj < std::min<int64_t>(j + kKeys, ahead); ++jj) {
           const uint16_t* key = k + jj * key_stride + h * head_stride;
           PrefetchRow(RowAhead(key, kTileKeys, key_stride), dim);
         }
@@ -120,7 +123,8 @@ MHA_BF16_TARGET void DotKeys(const uint16_t* k, int64_t key_stride, int64_t head
 template <int kHeads>
 MHA_BF16_TARGET void QkDecodeTile(const uint16_t* k, int64_t key_stride, int64_t head_stride,
                                   int64_t heads, int64_t head_rows, int64_t nk, int64_t dim,
-                                  const uint16_t* q, float scale_f, int64_t rows_pad, float* st) {
+                                  const uint16_t* q, float scale_f, int64_t rows_pad,
+                                  int64_t ahead, float* st) {
   const int64_t chunks = DecodeQRowStride(dim) / 32;
   const int64_t tail = dim - (chunks - 1) * 32;
   const __mmask32 last = tail == 32 ? ~__mmask32{0} : (__mmask32{1} << tail) - 1;
@@ -129,11 +133,137 @@ MHA_BF16_TARGET void QkDecodeTile(const uint16_t* k, int64_t key_stride, int64_t
   int64_t j = 0;
   for (; j + kBlockKeys <= nk; j += kBlockKeys) {
     DotKeys<kBlockKeys, kHeads>(k, key_stride, head_stride, rows, head_rows, j, dim, chunks,
-                                last, q, scale, rows_pad, st);
+                                last, q, scale, rows_pad, ahead, st);
   }
   for (; j < nk; ++j) {
     DotKeys<1, kHeads>(k, key_stride, head_stride, rows, head_rows, j, dim, chunks, last, q,
-                       scale, rows_pad, st);
+                       scale, rows_pad, ahead, st);
+  }
+}
+
+// P V in the column order of unpacklo/unpackhi_epi16: for 32 columns of two
+// keys' V rows, lane 4m + i of the lo pairs is column 8m + i and of the hi pairs
+// column 8m + 4 + i. o is loaded into that order and stored back from it.
+MHA_BF16_TARGET __m512i PairOrderIndex(int half) {
+  alignas(64) int32_t idx[16];
+  for (int lane = 0; lane < 16; ++lane) idx[lane] = 8 * (lane / 4) + 4 * half + lane % 4;
+  return _mm512_load_si512(idx);
+}
+MHA_BF16_TARGET __m512i ColumnOrderIndex(int half) {
+  alignas(64) int32_t idx[16];
+  for (int lane = 0; lane < 16; ++lane) {
+    const int col = 16 * half + lane;
+    idx[lane] = (col % 8 < 4 ? 0 : 16) + 4 * (col / 8) + col % 4;
+  }
+  return _mm512_load_si512(idx);
+}
+
+// Rows [0, 4) of o, columns [0, kChunks * 32): o = alpha o + sum over key pairs
+// of P V, the rows spanning kHeads head slots whose V rows start head_stride
+// apart. Pairs are built in registers from two keys' V rows (a lone last key
+// pairs with zeros), so V needs no copy. `cols` masks V's columns past dv and
+// `o_lanes` o's past dv_pad, per chunk. Each pair asks for its head slots' V
+// lines of this column block kTileKeys keys ahead, for keys below `ahead`. Not inlined and
+// the pair loop a do-while, so that GCC keeps the accumulators in registers.
+template <int kChunks, int kHeads>
+__attribute__((noinline)) MHA_BF16_TARGET void PvDecodeBlock(
+    const uint16_t* v, int64_t key_stride, int64_t head_stride, int64_t nk,
+    const __mmask32* cols, const __mmask16* o_lanes, const uint32_t* pp, int64_t rows_pad,
+    const float* alpha, int64_t ahead, float* o, int64_t dv_pad) {
+  constexpr int kRowsPerHead = kDotRows / kHeads;
+  __m512 acc[kDotRows][kChunks][2];
+  for (int r = 0; r < kDotRows; ++r) {
+    const __m512 a = _mm512_set1_ps(alpha[r]);
+    for (int c = 0; c < kChunks; ++c) {
+      const float* row = o + r * dv_pad + c * 32;
+      const __m512 o0 = _mm512_mul_ps(a, _mm512_maskz_loadu_ps(o_lanes[2 * c], row));
+      const __m512 o1 = _mm512_mul_ps(a, _mm512_maskz_loadu_ps(o_lanes[2 * c + 1], row + 16));
+      acc[r][c][0] = _mm512_permutex2var_ps(o0, PairOrderIndex(0), o1);
+      acc[r][c][1] = _mm512_permutex2var_ps(o0, PairOrderIndex(1), o1);
+    }
+  }
+  int64_t j = 0;
+  do {
+    const bool has_hi = j + 1 < nk;
+    const uint16_t* lo_key = v + j * key_stride;
+    // A lone last key's stride may point past any address.
+    const uint16_t* hi_key = has_hi ? lo_key + key_stride : lo_key;
+    for (int h = 0; h < kHeads; ++h) {
+      const uint16_t* lo_row = lo_key + h * head_stride;
+      const uint16_t* hi_row = hi_key + h * head_stride;
+      for (int c = 0; c < kChunks; ++c) {
+        if (j < ahead) __builtin_prefetch(RowAhead(lo_row + c * 32, kTileKeys, key_stride), 0, 2);
+        if (j + 1 < ahead) {
+          __builtin_prefetch(RowAhead(hi_row + c * 32, kTileKeys, key_stride), 0, 2);
+        }
+      }
+      for (int c = 0; c < kChunks; ++c) {
+        const __m512i a = _mm512_maskz_loadu_epi16(cols[c], lo_row + c * 32);
+        const __m512i b = _mm512_maskz_loadu_epi16(has_hi ? cols[c] : 0, hi_row + c * 32);
+        const __m512bh lo = (__m512bh)_mm512_unpacklo_epi16(a, b);
+        const __m512bh hi = (__m512bh)_mm512_unpackhi_epi16(a, b);
+        for (int r = h * kRowsPerHead; r < (h + 1) * kRowsPerHead; ++r) {
+          const __m512bh p = (__m512bh)_mm512_set1_epi32(static_cast<int>(pp[r]));
+          acc[r][c][0] = _mm512_dpbf16_ps(acc[r][c][0], lo, p);
+          acc[r][c][1] = _mm512_dpbf16_ps(acc[r][c][1], hi, p);
+        }
+      }
+    }
+    pp += rows_pad;
+    j += 2;
+  } while (j < nk);
+  for (int r = 0; r < kDotRows; ++r) {
+    for (int c = 0; c < kChunks; ++c) {
+      float* row = o + r * dv_pad + c * 32;
+      const __m512 lo = acc[r][c][0], hi = acc[r][c][1];
+      _mm512_mask_storeu_ps(row, o_lanes[2 * c],
+                            _mm512_permutex2var_ps(lo, ColumnOrderIndex(0), hi));
+      _mm512_mask_storeu_ps(row + 16, o_lanes[2 * c + 1],
+                            _mm512_permutex2var_ps(lo, ColumnOrderIndex(1), hi));
+    }
+  }
+}
+
+// The lanes of a vector of 32 (16) elements starting at column `first` that lie
+// before column `end`.
+MHA_BF16_TARGET __mmask32 Lanes32(int64_t first, int64_t end) {
+  if (first >= end) return 0;
+  return end - first >= 32 ? ~__mmask32{0} : (__mmask32{1} << (end - first)) - 1;
+}
+MHA_BF16_TARGET __mmask16 Lanes16(int64_t first, int64_t end) {
+  if (first >= end) return 0;
+  return end - first >= 16 ? __mmask16(0xffff) : __mmask16((1u << (end - first)) - 1);
+}
+
+// Column blocks of 64, then one of 32 for the rest, for one block of rows.
+template <int kHeads>
+MHA_BF16_TARGET void PvDecodeRows(const uint16_t* v, int64_t key_stride, int64_t head_stride,
+                                  int64_t nk, int64_t dv, const uint32_t* pp, int64_t rows_pad,
+                                  const float* alpha, int64_t ahead, float* o, int64_t dv_pad) {
+  for (int64_t e = 0; e < dv; e += 64) {
+    const __mmask32 cols[2] = {Lanes32(e, dv), Lanes32(e + 32, dv)};
+    const __mmask16 o_lanes[4] = {Lanes16(e, dv_pad), Lanes16(e + 16, dv_pad),
+                                  Lanes16(e + 32, dv_pad), Lanes16(e + 48, dv_pad)};
+    if (e + 32 < dv) {
+      PvDecodeBlock<2, kHeads>(v + e, key_stride, head_stride, nk, cols, o_lanes, pp, rows_pad,
+                               alpha, ahead, o + e, dv_pad);
+    } else {
+      PvDecodeBlock<1, kHeads>(v + e, key_stride, head_stride, nk, cols, o_lanes, pp, rows_pad,
+                               alpha, ahead, o + e, dv_pad);
+    }
+  }
+}
+
+template <int kHeads>
+MHA_BF16_TARGET void PvDecodeTile(const uint16_t* v, int64_t key_stride, int64_t head_stride,
+                                  int64_t heads, int64_t head_rows, int64_t nk, int64_t dv,
+                                  const uint32_t* pp, const float* alpha, int64_t rows_pad,
+                                  int64_t ahead, float* o, int64_t dv_pad) {
+  for (int64_t r = 0; r < heads * head_rows; r += kDotRows) {
+    const int64_t g = r / head_rows;
+    // The first block of a head prefetches for the others.
+    PvDecodeRows<kHeads>(v + g * head_stride, key_stride, head_stride, nk, dv, pp + r, rows_pad,
+                         alpha + r, r == g * head_rows ? ahead : 0, o + r * dv_pad, dv_pad);
   }
 }
 
@@ -143,24 +273,46 @@ MHA_BF16_TARGET void QkDecodeTileBf16Avx512(const uint16_t* k, int64_t key_strid
                                             int64_t head_stride, int64_t heads,
                                             int64_t head_rows, int64_t nk, int64_t dim,
                                             const uint16_t* q, float scale, int64_t rows_pad,
-                                            float* st) {
+                                            int64_t ahead, float* st) {
   switch (HeadsPerDotBlock(head_rows)) {
     case 4:
       return QkDecodeTile<4>(k, key_stride, head_stride, heads, head_rows, nk, dim, q, scale,
-                             rows_pad, st);
+                             rows_pad, ahead, st);
     case 2:
       return QkDecodeTile<2>(k, key_stride, head_stride, heads, head_rows, nk, dim, q, scale,
-                             rows_pad, st);
+                             rows_pad, ahead, st);
     default:
       return QkDecodeTile<1>(k, key_stride, head_stride, heads, head_rows, nk, dim, q, scale,
-                             rows_pad, st);
+                             rows_pad, ahead, st);
+  }
+}
+
+MHA_BF16_TARGET void PvDecodeTileBf16Avx512(const uint16_t* v, int64_t key_stride,
+                                            int64_t head_stride, int64_t heads,
+                                            int64_t head_rows, int64_t nk, int64_t dv,
+                                            const uint32_t* pp, const float* alpha,
+                                            int64_t rows_pad, int64_t ahead, float* o,
+                                            int64_t dv_pad) {
+  switch (HeadsPerDotBlock(head_rows)) {
+    case 4:
+      return PvDecodeTile<4>(v, key_stride, head_stride, heads, head_rows, nk, dv, pp, alpha,
+                             rows_pad, ahead, o, dv_pad);
+    case 2:
+      return PvDecodeTile<2>(v, key_stride, head_stride, heads, head_rows, nk, dv, pp, alpha,
+                             rows_pad, ahead, o, dv_pad);
+    default:
+      return PvDecodeTile<1>(v, key_stride, head_stride, heads, head_rows, nk, dv, pp, alpha,
+                             rows_pad, ahead, o, dv_pad);
   }
 }
 
 #else  // no x86 GCC/Clang: never chosen (CpuHasAvx512Bf16() is false)
 
 void QkDecodeTileBf16Avx512(const uint16_t*, int64_t, int64_t, int64_t, int64_t, int64_t,
-                            int64_t, const uint16_t*, float, int64_t, float*) {}
+                            int64_t, const uint16_t*, float, int64_t, int64_t, float*) {}
+void PvDecodeTileBf16Avx512(const uint16_t*, int64_t, int64_t, int64_t, int64_t, int64_t,
+                            int64_t, const uint32_t*, const float*, int64_t, int64_t, float*,
+                            int64_t) {}
 
 #endif
 

@@ -1,4 +1,4 @@
-// QK^T of decode items on vdpbf16ps (see bf16_avx512_target.h): vectors along
+// QK^T and P V of decode items on vdpbf16ps (see bf16_avx512_target.h): vectors along
 // head_dim as in flash_decode-inl.h, bf16 Q rows against bf16 K rows read in
 // place. One vdpbf16ps adds 32 products where an f32 FMA adds 16, and K needs no
 // widening: decode items are bound by these instructions, not by memory, until
@@ -18,11 +18,23 @@ int64_t DecodeQRowStride(int64_t head_dim);
 // and rows r < heads * head_rows. Row r belongs to head slot r / head_rows (rows
 // of a slot are a multiple of 4, or 1 or 2 rows per slot with heads a multiple
 // of 4 / head_rows); key j of slot g is at k + j * key_stride + g * head_stride.
-// q: bf16 rows of DecodeQRowStride(dim) elements. Prefetches the K rows
-// kTileKeys keys ahead.
+// q: bf16 rows of DecodeQRowStride(dim) elements. Prefetches the K rows of the
+// next tile's first `ahead` keys (kTileKeys keys ahead).
 void QkDecodeTileBf16Avx512(const uint16_t* k, int64_t key_stride, int64_t head_stride,
                             int64_t heads, int64_t head_rows, int64_t nk, int64_t dim,
-                            const uint16_t* q, float scale, int64_t rows_pad, float* st);
+                            const uint16_t* q, float scale, int64_t rows_pad, int64_t ahead,
+                            float* st);
+
+// o[r] = alpha[r] o[r] + sum_j P[r][j] V[j] of row r's head for rows r < heads *
+// head_rows (head slots as above; key j of slot g is at v + j * key_stride + g *
+// head_stride), keys j < nk, columns < dv (o's rows: dv_pad floats). pp: P as
+// bf16 key pairs (PackPPairsBf16Avx512). V is read in place and paired in
+// registers; every key counts, so the tile must be one that every row sees whole.
+// Prefetches the V rows of the next tile's first `ahead` keys.
+void PvDecodeTileBf16Avx512(const uint16_t* v, int64_t key_stride, int64_t head_stride,
+                            int64_t heads, int64_t head_rows, int64_t nk, int64_t dv,
+                            const uint32_t* pp, const float* alpha, int64_t rows_pad,
+                            int64_t ahead, float* o, int64_t dv_pad);
 
 }  // namespace mha
 
