@@ -109,7 +109,7 @@ HWY_INLINE bool ScoreTile(D d, const FlashPlan& plan, const ItemCoords& c,
   const T* k = static_cast<const T*>(p.k.data) + RowOffset(p.k, c.b, j0, c.g);
   int64_t k_stride = p.k.strides[1];
   if (plan.few_rows && UseBf16Dot<T>(plan)) {
-    QkDecodeTileBf16Avx512(reinterpret_cast<const uint16_t*>(k), k_stride, p.k.strides[2],
+    QkDecodeTileBf16Avx512({reinterpret_cast<const uint16_t*>(k), k_stride, p.k.strides[2]},
                            plan.item_kv_heads, plan.head_rows, nk, p.head_dim,
                            reinterpret_cast<const uint16_t*>(s.qt), p.scale * kLog2e,
                            plan.rows_pad, ahead, s.st);
@@ -203,7 +203,7 @@ HWY_INLINE void PvDecodeTileBf16(const FlashPlan& plan, const FlashScratch& s, i
                                  int64_t ahead, const uint16_t* v_tile) {
   const mha_problem& p = *plan.p;
   PackPPairsBf16Avx512(s.st, plan.rows_pad, nk);
-  PvDecodeTileBf16Avx512(v_tile, p.v.strides[1], p.v.strides[2], plan.item_kv_heads,
+  PvDecodeTileBf16Avx512({v_tile, p.v.strides[1], p.v.strides[2]}, plan.item_kv_heads,
                          plan.head_rows, nk, p.v_head_dim, reinterpret_cast<const uint32_t*>(s.st),
                          s.alpha, plan.rows_pad, ahead, s.o, plan.dv_pad);
 }
@@ -250,7 +250,9 @@ void FlashItem(const FlashPlan& plan, int64_t item, float* scratch) {
     }
     if (!MarkActiveRows(plan, s, j0, nk)) continue;
     const bool packed_v_finite = plan.pack_kv && PackKvTiles<T>(plan, c, s, j0, nk);
-    const int64_t ahead = std::clamp<int64_t>(keys.end - j0 - kTileKeys, 0, kTileKeys);
+    // The next tile's keys in K and V, past this item's range too: on one thread
+    // the next item is usually the next split of these rows.
+    const int64_t ahead = std::clamp<int64_t>(p.kv_len - j0 - kTileKeys, 0, kTileKeys);
     const bool max_known = ScoreTile<T>(d, plan, c, s, j0, nk, ahead);
     for (int64_t r = 0; r < rp; r += n) {
       if (AnyActive(s.active + r, n)) {

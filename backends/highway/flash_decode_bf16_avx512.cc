@@ -93,13 +93,12 @@ __attribute__((noinline)) MHA_BF16_TARGET void DotBlock(const uint16_t* k, int64
   }
 }
 
-// The dots of keys [j, j + kKeys) with every row, row block by row block; each
-// head's first block prefetches that head's rows of the same keys one tile ahead
-// (keys below `ahead` only: those of the next tile that exist).
+// The dots of keys [j, j + kKeys) with every row, row block by row block. Each
+// head's first block prefetches that head's K rows of the same keys one tile
+// ahead (keys below `ahead` only: those of the next tile that exist).
 template <int kKeys, int kHeads>
-MHA_BF16_TARGET void DotKeys(const uint16_t* k, int64_t key_stride, int64_t head_stride,
-                             int64_t rows, int64_t head_rows, int64_t j, int64_t dim,
-                             int64_t chunks, __mmask32 last, const uint16_t* q, __m512 scale,
+MHA_BF16_TARGET void DotKeys(const Bf16Rows& k, int64_t rows, int64_t head_rows, int64_t j,
+                             int64_t dim, int64_t chunks, __mmask32 last, const uint16_t* q, __m512 scale,
                              int64_t rows_pad, int64_t ahead, float* st) {
   const int64_t q_stride = chunks * 32;
   for (int64_t r = 0; r < rows; r += kDotRows) {
@@ -107,23 +106,20 @@ MHA_BF16_TARGET void DotKeys(const uint16_t* k, int64_t key_stride, int64_t head
     if (r == g * head_rows) {
       for (int64_t h = g; h < g + kHeads; ++h) {
         for (int64_t jj = j; jj < std::min<int64_t>(j + kKeys, ahead); ++jj) {
-          const uint16_t* key = k + jj * key_stride + h * head_stride;
-          PrefetchRow(RowAhead(key, kTileKeys, key_stride), dim);
+          PrefetchRow(RowAhead(k.Row(jj, h), kTileKeys, k.key_stride), dim);
         }
       }
     }
-    DotBlock<kKeys, kHeads>(k + j * key_stride + g * head_stride, key_stride, head_stride,
-                            chunks, last, q + r * q_stride, q_stride, scale, rows_pad,
-                            st + j * rows_pad + r);
+    DotBlock<kKeys, kHeads>(k.Row(j, g), k.key_stride, k.head_stride, chunks, last,
+                            q + r * q_stride, q_stride, scale, rows_pad, st + j * rows_pad + r);
   }
 }
 
 // Keys outer and row blocks inner, so that K is read in address order (a key's
 // rows of neighbouring head slots are adjacent in BSHD).
 template <int kHeads>
-MHA_BF16_TARGET void QkDecodeTile(const uint16_t* k, int64_t key_stride, int64_t head_stride,
-                                  int64_t heads, int64_t head_rows, int64_t nk, int64_t dim,
-                                  const uint16_t* q, float scale_f, int64_t rows_pad,
+MHA_BF16_TARGET void QkDecodeTile(const Bf16Rows& k, int64_t heads, int64_t head_rows,
+                                  int64_t nk, int64_t dim, const uint16_t* q, float scale_f, int64_t rows_pad,
                                   int64_t ahead, float* st) {
   const int64_t chunks = DecodeQRowStride(dim) / 32;
   const int64_t tail = dim - (chunks - 1) * 32;
@@ -132,12 +128,11 @@ MHA_BF16_TARGET void QkDecodeTile(const uint16_t* k, int64_t key_stride, int64_t
   const int64_t rows = heads * head_rows;
   int64_t j = 0;
   for (; j + kBlockKeys <= nk; j += kBlockKeys) {
-    DotKeys<kBlockKeys, kHeads>(k, key_stride, head_stride, rows, head_rows, j, dim, chunks,
-                                last, q, scale, rows_pad, ahead, st);
+    DotKeys<kBlockKeys, kHeads>(k, rows, head_rows, j, dim, chunks, last, q, scale, rows_pad,
+                                ahead, st);
   }
   for (; j < nk; ++j) {
-    DotKeys<1, kHeads>(k, key_stride, head_stride, rows, head_rows, j, dim, chunks, last, q,
-                       scale, rows_pad, ahead, st);
+    DotKeys<1, kHeads>(k, rows, head_rows, j, dim, chunks, last, q, scale, rows_pad, ahead, st);
   }
 }
 
@@ -163,13 +158,15 @@ MHA_BF16_TARGET __m512i ColumnOrderIndex(int half) {
 // apart. Pairs are built in registers from two keys' V rows (a lone last key
 // pairs with zeros), so V needs no copy. `cols` masks V's columns past dv and
 // `o_lanes` o's past dv_pad, per chunk. Each pair asks for its head slots' V
-// lines of this column block kTileKeys keys ahead, for keys below `ahead`. Not inlined and
-// the pair loop a do-while, so that GCC keeps the accumulators in registers.
+// lines of this column block `ahead_keys` keys ahead: kTileKeys, or 0 (lines it
+// has read) where no tile follows, which costs fewer registers than a test per
+// key. Not inlined and the pair loop a do-while, so that GCC keeps the
+// accumulators in registers.
 template <int kChunks, int kHeads>
 __attribute__((noinline)) MHA_BF16_TARGET void PvDecodeBlock(
     const uint16_t* v, int64_t key_stride, int64_t head_stride, int64_t nk,
     const __mmask32* cols, const __mmask16* o_lanes, const uint32_t* pp, int64_t rows_pad,
-    const float* alpha, int64_t ahead, float* o, int64_t dv_pad) {
+    const float* alpha, int64_t ahead_keys, float* o, int64_t dv_pad) {
   constexpr int kRowsPerHead = kDotRows / kHeads;
   __m512 acc[kDotRows][kChunks][2];
   for (int r = 0; r < kDotRows; ++r) {
@@ -192,10 +189,8 @@ __attribute__((noinline)) MHA_BF16_TARGET void PvDecodeBlock(
       const uint16_t* lo_row = lo_key + h * head_stride;
       const uint16_t* hi_row = hi_key + h * head_stride;
       for (int c = 0; c < kChunks; ++c) {
-        if (j < ahead) __builtin_prefetch(RowAhead(lo_row + c * 32, kTileKeys, key_stride), 0, 2);
-        if (j + 1 < ahead) {
-          __builtin_prefetch(RowAhead(hi_row + c * 32, kTileKeys, key_stride), 0, 2);
-        }
+        __builtin_prefetch(RowAhead(lo_row + c * 32, ahead_keys, key_stride), 0, 2);
+        __builtin_prefetch(RowAhead(hi_row + c * 32, ahead_keys, key_stride), 0, 2);
       }
       for (int c = 0; c < kChunks; ++c) {
         const __m512i a = _mm512_maskz_loadu_epi16(cols[c], lo_row + c * 32);
@@ -239,80 +234,68 @@ MHA_BF16_TARGET __mmask16 Lanes16(int64_t first, int64_t end) {
 template <int kHeads>
 MHA_BF16_TARGET void PvDecodeRows(const uint16_t* v, int64_t key_stride, int64_t head_stride,
                                   int64_t nk, int64_t dv, const uint32_t* pp, int64_t rows_pad,
-                                  const float* alpha, int64_t ahead, float* o, int64_t dv_pad) {
+                                  const float* alpha, int64_t ahead_keys, float* o,
+                                  int64_t dv_pad) {
   for (int64_t e = 0; e < dv; e += 64) {
     const __mmask32 cols[2] = {Lanes32(e, dv), Lanes32(e + 32, dv)};
     const __mmask16 o_lanes[4] = {Lanes16(e, dv_pad), Lanes16(e + 16, dv_pad),
                                   Lanes16(e + 32, dv_pad), Lanes16(e + 48, dv_pad)};
     if (e + 32 < dv) {
       PvDecodeBlock<2, kHeads>(v + e, key_stride, head_stride, nk, cols, o_lanes, pp, rows_pad,
-                               alpha, ahead, o + e, dv_pad);
+                               alpha, ahead_keys, o + e, dv_pad);
     } else {
       PvDecodeBlock<1, kHeads>(v + e, key_stride, head_stride, nk, cols, o_lanes, pp, rows_pad,
-                               alpha, ahead, o + e, dv_pad);
+                               alpha, ahead_keys, o + e, dv_pad);
     }
   }
 }
 
 template <int kHeads>
-MHA_BF16_TARGET void PvDecodeTile(const uint16_t* v, int64_t key_stride, int64_t head_stride,
-                                  int64_t heads, int64_t head_rows, int64_t nk, int64_t dv,
-                                  const uint32_t* pp, const float* alpha, int64_t rows_pad,
-                                  int64_t ahead, float* o, int64_t dv_pad) {
+MHA_BF16_TARGET void PvDecodeTile(const Bf16Rows& v, int64_t heads, int64_t head_rows,
+                                  int64_t nk, int64_t dv, const uint32_t* pp, const float* alpha,
+                                  int64_t rows_pad, int64_t ahead, float* o, int64_t dv_pad) {
   for (int64_t r = 0; r < heads * head_rows; r += kDotRows) {
     const int64_t g = r / head_rows;
     // The first block of a head prefetches for the others.
-    PvDecodeRows<kHeads>(v + g * head_stride, key_stride, head_stride, nk, dv, pp + r, rows_pad,
-                         alpha + r, r == g * head_rows ? ahead : 0, o + r * dv_pad, dv_pad);
+    const int64_t ahead_keys = ahead > 0 && r == g * head_rows ? kTileKeys : 0;
+    PvDecodeRows<kHeads>(v.Row(0, g), v.key_stride, v.head_stride, nk, dv, pp + r, rows_pad,
+                         alpha + r, ahead_keys, o + r * dv_pad, dv_pad);
   }
 }
 
 }  // namespace
 
-MHA_BF16_TARGET void QkDecodeTileBf16Avx512(const uint16_t* k, int64_t key_stride,
-                                            int64_t head_stride, int64_t heads,
-                                            int64_t head_rows, int64_t nk, int64_t dim,
-                                            const uint16_t* q, float scale, int64_t rows_pad,
-                                            int64_t ahead, float* st) {
+MHA_BF16_TARGET void QkDecodeTileBf16Avx512(const Bf16Rows& k, int64_t heads, int64_t head_rows,
+                                            int64_t nk, int64_t dim, const uint16_t* q,
+                                            float scale, int64_t rows_pad, int64_t ahead,
+                                            float* st) {
   switch (HeadsPerDotBlock(head_rows)) {
-    case 4:
-      return QkDecodeTile<4>(k, key_stride, head_stride, heads, head_rows, nk, dim, q, scale,
-                             rows_pad, ahead, st);
-    case 2:
-      return QkDecodeTile<2>(k, key_stride, head_stride, heads, head_rows, nk, dim, q, scale,
-                             rows_pad, ahead, st);
-    default:
-      return QkDecodeTile<1>(k, key_stride, head_stride, heads, head_rows, nk, dim, q, scale,
-                             rows_pad, ahead, st);
+    case 4: return QkDecodeTile<4>(k, heads, head_rows, nk, dim, q, scale, rows_pad, ahead, st);
+    case 2: return QkDecodeTile<2>(k, heads, head_rows, nk, dim, q, scale, rows_pad, ahead, st);
+    default: return QkDecodeTile<1>(k, heads, head_rows, nk, dim, q, scale, rows_pad, ahead, st);
   }
 }
 
-MHA_BF16_TARGET void PvDecodeTileBf16Avx512(const uint16_t* v, int64_t key_stride,
-                                            int64_t head_stride, int64_t heads,
-                                            int64_t head_rows, int64_t nk, int64_t dv,
-                                            const uint32_t* pp, const float* alpha,
-                                            int64_t rows_pad, int64_t ahead, float* o,
-                                            int64_t dv_pad) {
+MHA_BF16_TARGET void PvDecodeTileBf16Avx512(const Bf16Rows& v, int64_t heads, int64_t head_rows,
+                                            int64_t nk, int64_t dv, const uint32_t* pp,
+                                            const float* alpha, int64_t rows_pad, int64_t ahead,
+                                            float* o, int64_t dv_pad) {
   switch (HeadsPerDotBlock(head_rows)) {
     case 4:
-      return PvDecodeTile<4>(v, key_stride, head_stride, heads, head_rows, nk, dv, pp, alpha,
-                             rows_pad, ahead, o, dv_pad);
+      return PvDecodeTile<4>(v, heads, head_rows, nk, dv, pp, alpha, rows_pad, ahead, o, dv_pad);
     case 2:
-      return PvDecodeTile<2>(v, key_stride, head_stride, heads, head_rows, nk, dv, pp, alpha,
-                             rows_pad, ahead, o, dv_pad);
+      return PvDecodeTile<2>(v, heads, head_rows, nk, dv, pp, alpha, rows_pad, ahead, o, dv_pad);
     default:
-      return PvDecodeTile<1>(v, key_stride, head_stride, heads, head_rows, nk, dv, pp, alpha,
-                             rows_pad, ahead, o, dv_pad);
+      return PvDecodeTile<1>(v, heads, head_rows, nk, dv, pp, alpha, rows_pad, ahead, o, dv_pad);
   }
 }
 
 #else  // no x86 GCC/Clang: never chosen (CpuHasAvx512Bf16() is false)
 
-void QkDecodeTileBf16Avx512(const uint16_t*, int64_t, int64_t, int64_t, int64_t, int64_t,
-                            int64_t, const uint16_t*, float, int64_t, int64_t, float*) {}
-void PvDecodeTileBf16Avx512(const uint16_t*, int64_t, int64_t, int64_t, int64_t, int64_t,
-                            int64_t, const uint32_t*, const float*, int64_t, int64_t, float*,
-                            int64_t) {}
+void QkDecodeTileBf16Avx512(const Bf16Rows&, int64_t, int64_t, int64_t, int64_t,
+                            const uint16_t*, float, int64_t, int64_t, float*) {}
+void PvDecodeTileBf16Avx512(const Bf16Rows&, int64_t, int64_t, int64_t, int64_t, const uint32_t*,
+                            const float*, int64_t, int64_t, float*, int64_t) {}
 
 #endif
 

@@ -14,26 +14,33 @@ namespace mha {
 // rounded up to a vector of 32, zero-padded.
 int64_t DecodeQRowStride(int64_t head_dim);
 
+// K or V of a tile read in place: key j of head slot g at data + j * key_stride +
+// g * head_stride.
+struct Bf16Rows {
+  const uint16_t* data;
+  int64_t key_stride, head_stride;
+  const uint16_t* Row(int64_t j, int64_t g) const {
+    return data + j * key_stride + g * head_stride;
+  }
+};
+
 // st[j * rows_pad + r] = scale * dot(K[j] of row r's head, Q[r]) for keys j < nk
 // and rows r < heads * head_rows. Row r belongs to head slot r / head_rows (rows
 // of a slot are a multiple of 4, or 1 or 2 rows per slot with heads a multiple
-// of 4 / head_rows); key j of slot g is at k + j * key_stride + g * head_stride.
-// q: bf16 rows of DecodeQRowStride(dim) elements. Prefetches the K rows of the
-// next tile's first `ahead` keys (kTileKeys keys ahead).
-void QkDecodeTileBf16Avx512(const uint16_t* k, int64_t key_stride, int64_t head_stride,
-                            int64_t heads, int64_t head_rows, int64_t nk, int64_t dim,
-                            const uint16_t* q, float scale, int64_t rows_pad, int64_t ahead,
-                            float* st);
+// of 4 / head_rows). q: bf16 rows of DecodeQRowStride(dim) elements. Prefetches
+// the K rows of the next tile's first `ahead` keys.
+void QkDecodeTileBf16Avx512(const Bf16Rows& k, int64_t heads, int64_t head_rows, int64_t nk,
+                            int64_t dim, const uint16_t* q, float scale, int64_t rows_pad,
+                            int64_t ahead, float* st);
 
 // o[r] = alpha[r] o[r] + sum_j P[r][j] V[j] of row r's head for rows r < heads *
-// head_rows (head slots as above; key j of slot g is at v + j * key_stride + g *
-// head_stride), keys j < nk, columns < dv (o's rows: dv_pad floats). pp: P as
-// bf16 key pairs (PackPPairsBf16Avx512). V is read in place and paired in
-// registers; every key counts, so the tile must be one that every row sees whole.
-// Prefetches the V rows of the next tile's first `ahead` keys.
-void PvDecodeTileBf16Avx512(const uint16_t* v, int64_t key_stride, int64_t head_stride,
-                            int64_t heads, int64_t head_rows, int64_t nk, int64_t dv,
-                            const uint32_t* pp, const float* alpha, int64_t rows_pad,
+// head_rows (head slots as above), keys j < nk, columns < dv (o's rows: dv_pad
+// floats). pp: P as bf16 key pairs (PackPPairsBf16Avx512). V is read in place
+// and paired in registers; every key counts, so the tile must be one that every
+// row sees whole. Prefetches the V rows of the next tile where `ahead` > 0 (the
+// keys it has).
+void PvDecodeTileBf16Avx512(const Bf16Rows& v, int64_t heads, int64_t head_rows, int64_t nk,
+                            int64_t dv, const uint32_t* pp, const float* alpha, int64_t rows_pad,
                             int64_t ahead, float* o, int64_t dv_pad);
 
 }  // namespace mha
