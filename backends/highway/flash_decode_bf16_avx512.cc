@@ -98,8 +98,8 @@ __attribute__((noinline)) MHA_BF16_TARGET void DotBlock(const uint16_t* k, int64
 // ahead (keys below `ahead` only: those of the next tile that exist).
 template <int kKeys, int kHeads>
 MHA_BF16_TARGET void DotKeys(const Bf16Rows& k, int64_t rows, int64_t head_rows, int64_t j,
-                             int64_t dim, int64_t chunks, __mmask32 last, const uint16_t* q, __m512 scale,
-                             int64_t rows_pad, int64_t ahead, float* st) {
+                             int64_t dim, int64_t chunks, __mmask32 last, const uint16_t* q,
+                             __m512 scale, int64_t rows_pad, int64_t ahead, float* st) {
   const int64_t q_stride = chunks * 32;
   for (int64_t r = 0; r < rows; r += kDotRows) {
     const int64_t g = r / head_rows;
@@ -119,8 +119,8 @@ MHA_BF16_TARGET void DotKeys(const Bf16Rows& k, int64_t rows, int64_t head_rows,
 // rows of neighbouring head slots are adjacent in BSHD).
 template <int kHeads>
 MHA_BF16_TARGET void QkDecodeTile(const Bf16Rows& k, int64_t heads, int64_t head_rows,
-                                  int64_t nk, int64_t dim, const uint16_t* q, float scale_f, int64_t rows_pad,
-                                  int64_t ahead, float* st) {
+                                  int64_t nk, int64_t dim, const uint16_t* q, float scale_f,
+                                  int64_t rows_pad, int64_t ahead, float* st) {
   const int64_t chunks = DecodeQRowStride(dim) / 32;
   const int64_t tail = dim - (chunks - 1) * 32;
   const __mmask32 last = tail == 32 ? ~__mmask32{0} : (__mmask32{1} << tail) - 1;
