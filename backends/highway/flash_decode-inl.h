@@ -147,9 +147,9 @@ struct KvRows {
 // [g * head_rows, (g + 1) * head_rows) of q (row-major) and of st's columns; a
 // block of kDotRows rows spans kHeads heads (kHeads = kDotRows / head_rows when
 // head_rows < kDotRows: an MHA head has one row, and one block takes 4 heads).
-// Before the first block of each head, prefetches that head's K rows of the
-// same keys one tile ahead: a few at a time, since a burst of a whole row of
-// heads overflows the miss buffers (PvDotTileOf prefetches V).
+// Before the first block of each head, prefetches that head's K and V rows of
+// the same keys one tile ahead: a few at a time, since a burst of a whole row
+// of heads overflows the miss buffers.
 template <int kKeys, int kHeads, typename T, class D>
 HWY_INLINE void QkDotKeys(D d, const KvRows<T>& k, const KvRows<T>& v, int64_t j,
                           int64_t heads, int64_t dim, int64_t dv, const float* HWY_RESTRICT q,
@@ -160,6 +160,7 @@ HWY_INLINE void QkDotKeys(D d, const KvRows<T>& k, const KvRows<T>& v, int64_t j
       for (int64_t h = g; h < g + kHeads; ++h) {
         for (int64_t jj = j; jj < j + kKeys; ++jj) {
           PrefetchRow(RowAhead(k.Row(jj, h), kTileKeys, k.key_stride), dim);
+          PrefetchRow(RowAhead(v.Row(jj, h), kTileKeys, v.key_stride), dv);
         }
       }
     }
@@ -211,8 +212,6 @@ HWY_INLINE void PvDotTileOf(D d, const float* HWY_RESTRICT pt, const float* alph
   // first row) and P: 11 registers.
   constexpr int kVecs = 2;
   const int64_t n = static_cast<int64_t>(hn::Lanes(d));
-  const int64_t col_blocks = std::max<int64_t>(1, dv / (kVecs * n));
-  const int64_t keys_per_block = (kPvSubKeys + col_blocks - 1) / col_blocks;
   for (int64_t j = 0; j < nk; j += kPvSubKeys) {
     const int64_t nj = std::min(kPvSubKeys, nk - j);
     const float* p = pt + j * rows_pad;
@@ -221,14 +220,7 @@ HWY_INLINE void PvDotTileOf(D d, const float* HWY_RESTRICT pt, const float* alph
       float* o_rows = o + r * dv_pad;
       const float* a = j == 0 ? alpha + r : nullptr;
       int64_t e = 0;
-      int64_t jp = j;
       for (; e + kVecs * n <= dv; e += kVecs * n) {
-        for (int64_t jj = jp; jj < std::min(jp + keys_per_block, j + nj); ++jj) {
-          for (int64_t h = 0; h < kHeads; ++h) {
-            PrefetchRow(RowAhead(v.Row(jj, r / head_rows + h), kTileKeys, v.key_stride), dv);
-          }
-        }
-        jp += keys_per_block;
         PvBlock<kDotRows, kVecs, kHeads>(d, p + r, rows_pad, vj + e, v.key_stride, nj,
                                          o_rows + e, dv_pad, v.head_stride, a);
       }
