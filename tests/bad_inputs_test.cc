@@ -106,20 +106,6 @@ constexpr mha_isa kForeignIsa = MHA_ISA_NEON;
 
 constexpr int64_t Pow2(int e) { return int64_t{1} << e; }
 
-// A contiguous [d0, d1, d2, d3] view of `data`.
-mha_tensor View(void* data, mha_dtype dtype, int64_t d0, int64_t d1, int64_t d2, int64_t d3) {
-  mha_tensor t{};
-  t.data = data;
-  t.dtype = dtype;
-  const int64_t dims[4] = {d0, d1, d2, d3};
-  const int64_t strides[4] = {d1 * d2 * d3, d2 * d3, d3, 1};
-  for (int a = 0; a < 4; ++a) {
-    t.dims[a] = dims[a];
-    t.strides[a] = strides[a];
-  }
-  return t;
-}
-
 // Every axis but the last at stride 0: any dims over one row of data.
 void Broadcast(mha_tensor* t, int64_t d0, int64_t d1) {
   t->dims[0] = d0;
@@ -187,8 +173,8 @@ struct Lin {
   std::vector<float> w = std::vector<float>(8 * 16, 0.01f);
   std::vector<float> xs = std::vector<float>(2 * 3 * 16, 0.5f);
   std::vector<float> ys = std::vector<float>(2 * 3 * 8);
-  mha_tensor x = View(xs.data(), MHA_F32, 2, 3, 1, 16);
-  mha_tensor y = View(ys.data(), MHA_F32, 2, 3, 1, 8);
+  mha_tensor x = ContiguousView(xs.data(), MHA_F32, 2, 3, 1, 16);
+  mha_tensor y = ContiguousView(ys.data(), MHA_F32, 2, 3, 1, 8);
   mha_linear* linear = nullptr;
   Lin() {
     REQUIRE(mha_linear_create(ctx.get(), 8, 16, MHA_F32, w.data(), nullptr, &linear) == MHA_OK);
@@ -261,8 +247,8 @@ struct Fwd {
   mha_layer* layer = nullptr;
   std::vector<float> xs = std::vector<float>(2 * 4 * 16, 0.5f);  // x or x_kv
   std::vector<float> outs = std::vector<float>(2 * 3 * 16);
-  mha_tensor x = View(xs.data(), MHA_F32, 2, 3, 1, 16);
-  mha_tensor out = View(outs.data(), MHA_F32, 2, 3, 1, 16);
+  mha_tensor x = ContiguousView(xs.data(), MHA_F32, 2, 3, 1, 16);
+  mha_tensor out = ContiguousView(outs.data(), MHA_F32, 2, 3, 1, 16);
   mha_tensor kv_view{};
   const mha_tensor* x_kv = nullptr;
   mha_layer_options options;
@@ -281,7 +267,7 @@ struct Fwd {
     REQUIRE(mha_kv_cache_create(ctx.get(), batch, 2, capacity, 8, MHA_F32, &cache) == MHA_OK);
   }
   void UseXkv(int64_t batch, int64_t len, int64_t features) {
-    kv_view = View(xs.data(), MHA_F32, batch, len, 1, features);
+    kv_view = ContiguousView(xs.data(), MHA_F32, batch, len, 1, features);
     x_kv = &kv_view;
   }
   Outcome Run(const mha_layer_options* o) {
@@ -623,13 +609,13 @@ std::vector<Entry> LinearEntries() {
       LinearForwardCase("linear-forward-x-feature-stride", [](Lin& l) { l.x.strides[3] = 2; }),
       LinearForwardCase("linear-forward-y-null-data", [](Lin& l) { l.y.data = nullptr; }),
       LinearForwardCase("linear-forward-x-width",
-                        [](Lin& l) { l.x = View(l.xs.data(), MHA_F32, 2, 3, 1, 12); }),
+                        [](Lin& l) { l.x = ContiguousView(l.xs.data(), MHA_F32, 2, 3, 1, 12); }),
       LinearForwardCase("linear-forward-x-heads-axis",
-                        [](Lin& l) { l.x = View(l.xs.data(), MHA_F32, 2, 3, 2, 8); }),
+                        [](Lin& l) { l.x = ContiguousView(l.xs.data(), MHA_F32, 2, 3, 2, 8); }),
       LinearForwardCase("linear-forward-y-features",
-                        [](Lin& l) { l.y = View(l.ys.data(), MHA_F32, 2, 3, 1, 6); }),
+                        [](Lin& l) { l.y = ContiguousView(l.ys.data(), MHA_F32, 2, 3, 1, 6); }),
       LinearForwardCase("linear-forward-y-rows",
-                        [](Lin& l) { l.y = View(l.ys.data(), MHA_F32, 2, 2, 1, 8); }),
+                        [](Lin& l) { l.y = ContiguousView(l.ys.data(), MHA_F32, 2, 2, 1, 8); }),
   };
 }
 
@@ -777,13 +763,13 @@ std::vector<Entry> LayerForwardEntries() {
       ForwardCase("layer-forward-x-feature-stride", [](Fwd& f) { f.x.strides[3] = 2; }),
       ForwardCase("layer-forward-x-null-data", [](Fwd& f) { f.x.data = nullptr; }),
       ForwardCase("layer-forward-x-width",
-                  [](Fwd& f) { f.x = View(f.xs.data(), MHA_F32, 2, 3, 1, 12); }),
+                  [](Fwd& f) { f.x = ContiguousView(f.xs.data(), MHA_F32, 2, 3, 1, 12); }),
       ForwardCase("layer-forward-x-heads-axis",
-                  [](Fwd& f) { f.x = View(f.xs.data(), MHA_F32, 2, 3, 2, 8); }),
+                  [](Fwd& f) { f.x = ContiguousView(f.xs.data(), MHA_F32, 2, 3, 2, 8); }),
       ForwardCase("layer-forward-out-width",
-                  [](Fwd& f) { f.out = View(f.outs.data(), MHA_F32, 2, 3, 1, 8); }),
+                  [](Fwd& f) { f.out = ContiguousView(f.outs.data(), MHA_F32, 2, 3, 1, 8); }),
       ForwardCase("layer-forward-out-rows",
-                  [](Fwd& f) { f.out = View(f.outs.data(), MHA_F32, 2, 2, 1, 16); }),
+                  [](Fwd& f) { f.out = ContiguousView(f.outs.data(), MHA_F32, 2, 2, 1, 16); }),
       ForwardCase("layer-forward-self-on-cross-layer", [](Fwd&) {}, true),
       ForwardCase("layer-forward-x-kv-with-cache",
                   [](Fwd& f) {

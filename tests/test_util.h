@@ -14,22 +14,29 @@
 
 namespace mha_test {
 
+// A contiguous [d0, d1, d2, d3] view of `data`.
+inline mha_tensor ContiguousView(void* data, mha_dtype dtype, int64_t d0, int64_t d1,
+                                 int64_t d2, int64_t d3) {
+  mha_tensor t{};
+  t.data = data;
+  t.dtype = dtype;
+  const int64_t dims[4] = {d0, d1, d2, d3};
+  const int64_t strides[4] = {d1 * d2 * d3, d2 * d3, d3, 1};
+  for (int a = 0; a < 4; ++a) {
+    t.dims[a] = dims[a];
+    t.strides[a] = strides[a];
+  }
+  return t;
+}
+
 // A contiguous f32 tensor [d0, d1, d2, d3] and its mha_tensor view.
 struct Dense {
   std::vector<float> values;
   mha_tensor view{};
 
   Dense(int64_t d0, int64_t d1, int64_t d2, int64_t d3, float fill = 0.0f)
-      : values(static_cast<size_t>(d0 * d1 * d2 * d3), fill) {
-    view.data = values.data();
-    view.dtype = MHA_F32;
-    const int64_t dims[4] = {d0, d1, d2, d3};
-    const int64_t strides[4] = {d1 * d2 * d3, d2 * d3, d3, 1};
-    for (int a = 0; a < 4; ++a) {
-      view.dims[a] = dims[a];
-      view.strides[a] = strides[a];
-    }
-  }
+      : values(static_cast<size_t>(d0 * d1 * d2 * d3), fill),
+        view(ContiguousView(values.data(), MHA_F32, d0, d1, d2, d3)) {}
   Dense(const Dense&) = delete;
 
   float& at(int64_t a0, int64_t a1, int64_t a2, int64_t a3) {
