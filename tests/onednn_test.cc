@@ -171,6 +171,49 @@ TEST_CASE("onednn never lets V past kv_lens reach the output", "[onednn]") {
   }
 }
 
+// Under a causal mask and a sliding window the rows of one chunk see different keys:
+// a NaN or Inf in V must reach exactly the rows that see its key, as in the reference
+// (a row's zero weight for a key it does not see must never multiply that V).
+TEST_CASE("onednn lets a non-finite V reach only the rows that see its key", "[onednn]") {
+  OnednnContext ctx;
+  REQUIRE(ctx.status() == MHA_OK);
+  ScopedContext reference("reference");
+  std::mt19937_64 rng(13);
+  const int64_t L = 150, H = 2, D = 16;
+  Dense q(1, L, H, D), k(1, L, H, D), v(1, L, H, D), out(1, L, H, D), want(1, L, H, D);
+  q.Randomize(rng);
+  k.Randomize(rng);
+  v.Randomize(rng);
+  v.at(0, 70, 0, 3) = std::nanf("");
+  v.at(0, 100, 1, 5) = std::numeric_limits<float>::infinity();
+  for (const int64_t window : {int64_t{-1}, int64_t{20}}) {
+    INFO("window_left " << window);
+    mha_attention_desc desc;
+    mha_attention_desc_init(&desc);
+    desc.causal = 1;
+    desc.window_left = window;
+    REQUIRE(mha_attention(ctx.get(), q.get(), k.get(), v.get(), out.get(), &desc) == MHA_OK);
+    REQUIRE(mha_attention(reference.get(), q.get(), k.get(), v.get(), want.get(), &desc) ==
+            MHA_OK);
+    int64_t finite_rows = 0;
+    for (int64_t i = 0; i < L; ++i) {
+      for (int64_t h = 0; h < H; ++h) {
+        for (int64_t d = 0; d < D; ++d) {
+          const float g = out.at(0, i, h, d), w = want.at(0, i, h, d);
+          INFO("row " << i << " head " << h << " dim " << d);
+          if (std::isfinite(w)) {
+            CHECK(std::fabs(g - w) <= 2e-5 + 1e-5 * std::fabs(w));
+          } else {
+            CHECK(std::isnan(g) == std::isnan(w));
+          }
+        }
+        finite_rows += std::isfinite(want.at(0, i, h, 0));
+      }
+    }
+    CHECK(finite_rows > L);  // rows before key 70 (or past the window) stay finite
+  }
+}
+
 TEST_CASE("onednn handles fully masked rows, decode and GQA", "[onednn][conformance]") {
   OnednnContext ctx;
   REQUIRE(ctx.status() == MHA_OK);

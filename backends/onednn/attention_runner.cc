@@ -284,18 +284,41 @@ class ChunkExecutor {
   dnnl::stream stream_;
 };
 
-// Whether V of batch b holds only finite values at keys [begin, end), every kv head.
-bool ValuesFinite(const mha_problem& p, int64_t b, int64_t begin, int64_t end) {
-  for (int64_t j = begin; j < end; ++j) {
-    for (int64_t g = 0; g < p.num_kv_heads; ++g) {
-      const int64_t row = RowOffset(p.v, b, j, g);
-      for (int64_t e = 0; e < p.v_head_dim; ++e) {
-        if (!std::isfinite(LoadAsF32(p.v.data, p.v.dtype, row + e))) return false;
-      }
-    }
+// Which keys of one batch entry hold an Inf or NaN in V (any kv head), counted once
+// for the entry, the first time a chunk asks, so that any range is checked in O(1).
+class NonFiniteValues {
+ public:
+  NonFiniteValues(const mha_problem& p, std::vector<int64_t>* before) : p_(p), before_(*before) {}
+  void Start(int64_t batch) {
+    batch_ = batch;
+    counted_ = false;
   }
-  return true;
-}
+  bool Any(int64_t begin, int64_t end) {
+    if (begin >= end) return false;
+    if (!counted_) Count();
+    return before_[end] != before_[begin];
+  }
+
+ private:
+  void Count() {
+    before_.assign(static_cast<size_t>(p_.kv_len + 1), 0);
+    for (int64_t j = 0; j < p_.kv_len; ++j) {
+      const char* v = static_cast<const char*>(p_.v.data);
+      bool finite = true;
+      for (int64_t g = 0; g < p_.num_kv_heads && finite; ++g) {
+        const char* row = v + RowOffset(p_.v, batch_, j, g) * DtypeSize(p_.v.dtype);
+        finite = RowFinite(row, p_.v.dtype, p_.v_head_dim);
+      }
+      before_[j + 1] = before_[j] + (finite ? 0 : 1);
+    }
+    counted_ = true;
+  }
+
+  const mha_problem& p_;
+  std::vector<int64_t>& before_;  // [kv_len + 1]: keys before j with a non-finite V
+  int64_t batch_ = 0;
+  bool counted_ = false;
+};
 
 // One chunk: `k` and `v` start at its first key and kv head.
 // `k_finite`: the chunk's K holds no Inf or NaN.
@@ -421,9 +444,12 @@ void RunAttention(EngineState& state, const mha_problem& p, std::string* impl) {
   const int64_t hq = p.num_heads, hkv = p.num_kv_heads, lk = p.kv_len;
   const int64_t d = p.head_dim, dv = p.v_head_dim;
   std::vector<KeyRange> visible(static_cast<size_t>(plan.chunk_rows));
+  std::vector<int64_t> non_finite_before;
+  NonFiniteValues non_finite(p, &non_finite_before);
   std::string impl_parts[2];  // what the two matmuls ran on
 
   for (int64_t b = 0; b < p.batch; ++b) {
+    non_finite.Start(b);
     // Widened once per batch entry, unless RunChunk widens them block by block.
     const bool stage_k = plan.stage_k && plan.key_block == 0;
     const bool stage_v = plan.stage_v && plan.key_block == 0;
@@ -433,23 +459,17 @@ void RunAttention(EngineState& state, const mha_problem& p, std::string* impl) {
                            : ViewOf(p.k, b, 0, 0);
     const View v = stage_v ? Staged(p.v, b, 0, 0, lk, hkv, dv, &ws.v_staged, nt, plan.pv_dtype)
                            : ViewOf(p.v, b, 0, 0);
-    for (int64_t i0 = 0; i0 < p.q_len; i0 += plan.chunk_rows) {
+    // The rows [i0, i0 + rows) over the keys some row of them sees, `span`.
+    const auto run = [&](int64_t i0, int64_t rows, const KeyRange* row_keys, KeyRange span) {
       Chunk c;
       c.batch = b;
       c.row_begin = i0;
-      c.rows = std::min(plan.chunk_rows, p.q_len - i0);
-      c.visible = visible.data();
-      KeyRange span{lk, 0};
-      for (int64_t r = 0; r < c.rows; ++r) {
-        visible[r] = VisibleKeys(p, b, i0 + r);
-        if (visible[r].empty()) continue;
-        span.begin = std::min(span.begin, visible[r].begin);
-        span.end = std::max(span.end, visible[r].end);
-      }
+      c.rows = rows;
+      c.visible = row_keys;
       if (span.empty()) {
         c.heads = hq;
         WriteForbiddenChunk(p, c);
-        continue;
+        return;
       }
       if (plan.runtime_keys) {
         // Exactly the keys some row of the chunk sees; the scores rows are padded.
@@ -462,8 +482,8 @@ void RunAttention(EngineState& state, const mha_problem& p, std::string* impl) {
         // make the output NaN, so the chunk then takes exactly the visible keys.
         c.keys = std::min(lk, RoundUp(span.end - span.begin, plan.key_granule));
         c.key_begin = std::min(span.begin, lk - c.keys);
-        if (!ValuesFinite(p, b, c.key_begin, span.begin) ||
-            !ValuesFinite(p, b, span.end, c.key_begin + c.keys)) {
+        if (non_finite.Any(c.key_begin, span.begin) ||
+            non_finite.Any(span.end, c.key_begin + c.keys)) {
           c.keys = span.end - span.begin;
           c.key_begin = span.begin;
         }
@@ -475,6 +495,26 @@ void RunAttention(EngineState& state, const mha_problem& p, std::string* impl) {
         c.heads = kc * plan.group;
         RunChunk(state, plan, p, c, Shifted(k, c.key_begin, g0), Shifted(v, c.key_begin, g0),
                  k_finite, &ws, &executor, impl_parts);
+      }
+    };
+    for (int64_t i0 = 0; i0 < p.q_len; i0 += plan.chunk_rows) {
+      const int64_t rows = std::min(plan.chunk_rows, p.q_len - i0);
+      KeyRange span{lk, 0};
+      bool same_keys = true;
+      for (int64_t r = 0; r < rows; ++r) {
+        visible[r] = VisibleKeys(p, b, i0 + r);
+        same_keys = same_keys && visible[r].begin == visible[0].begin &&
+                    visible[r].end == visible[0].end;
+        if (visible[r].empty()) continue;
+        span.begin = std::min(span.begin, visible[r].begin);
+        span.end = std::max(span.end, visible[r].end);
+      }
+      if (!same_keys && non_finite.Any(span.begin, span.end)) {
+        // A row's zero weight would multiply a non-finite V at a key it does not see:
+        // the rows go one at a time, each over exactly its keys.
+        for (int64_t r = 0; r < rows; ++r) run(i0 + r, 1, &visible[r], visible[r]);
+      } else {
+        run(i0, rows, visible.data(), span);
       }
     }
   }

@@ -149,6 +149,14 @@ Bits MaxMagnitude(const Bits* in, int64_t n, Bits magnitude_mask) {
 
 }  // namespace
 
+bool RowFinite(const void* row, mha_dtype dtype, int64_t n) {
+  if (dtype == MHA_F32) {
+    return MaxMagnitude<uint32_t>(static_cast<const uint32_t*>(row), n, 0x7fffffffu) < 0x7f800000u;
+  }
+  const uint16_t inf = dtype == MHA_BF16 ? 0x7f80 : 0x7c00;
+  return MaxMagnitude<uint16_t>(static_cast<const uint16_t*>(row), n, 0x7fff) < inf;
+}
+
 bool CopyBlock(const Block& src, int64_t rows, int64_t heads, int64_t dim, int64_t head_rows,
                void* dst, bool dst_bf16, int num_threads) {
   int64_t non_finite = 0;

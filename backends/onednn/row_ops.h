@@ -40,6 +40,9 @@ void PrepareRows(const mha_problem& p, const Chunk& c, bool mask, float* scores,
 void FinishRows(const mha_problem& p, const Chunk& c, float* probs, const float* row_max,
                 int num_threads);
 
+// Whether n contiguous elements of `dtype` at `row` hold no Inf or NaN.
+bool RowFinite(const void* row, mha_dtype dtype, int64_t n);
+
 // Writes what a chunk with no visible key at all gives: out 0, lse -inf, probs 0.
 void WriteForbiddenChunk(const mha_problem& p, const Chunk& c);
 
