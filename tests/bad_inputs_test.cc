@@ -23,6 +23,18 @@
 #include "layer_util.h"
 #include "test_util.h"
 
+// Under AddressSanitizer or ThreadSanitizer an allocation past what the sanitizer
+// supports is fatal, whatever its options (a failing operator new reports and
+// aborts): the out-of-memory rows run in the other builds only.
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define MHA_TEST_SANITIZED 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define MHA_TEST_SANITIZED 1
+#endif
+
 namespace mha_test {
 namespace {
 
@@ -191,11 +203,14 @@ Entry LinearForwardCase(const char* name, std::function<void(Lin&)> change) {
           }};
 }
 
-Outcome CreateLinear(mha_context* ctx, int64_t out_features, int64_t in_features,
-                     mha_dtype dtype, const void* weight) {
+// dtype travels as an int: UBSan reports a load of an mha_dtype variable that holds
+// no enumerator, so an unknown one is made only as the call's argument.
+Outcome CreateLinear(mha_context* ctx, int64_t out_features, int64_t in_features, int dtype,
+                     const void* weight) {
   mha_linear* linear = nullptr;
-  const Outcome outcome =
-      Got(mha_linear_create(ctx, out_features, in_features, dtype, weight, nullptr, &linear));
+  const Outcome outcome = Got(mha_linear_create(ctx, out_features, in_features,
+                                                static_cast<mha_dtype>(dtype), weight, nullptr,
+                                                &linear));
   mha_linear_destroy(linear);
   return outcome;
 }
@@ -284,13 +299,13 @@ Entry ForwardCase(const char* name, std::function<void(Fwd&)> change, bool cross
           }};
 }
 
-// The default KV cache's create: batch 2, 2 KV heads, capacity 4, head_dim 8.
-Outcome CreateCache(int64_t batch, int64_t heads, int64_t capacity, int64_t head_dim,
-                    mha_dtype dtype) {
+// The default KV cache's create: batch 2, 2 KV heads, capacity 4, head_dim 8 (dtype
+// an int, as in CreateLinear).
+Outcome CreateCache(int64_t batch, int64_t heads, int64_t capacity, int64_t head_dim, int dtype) {
   ScopedContext ctx("reference");
   mha_kv_cache* cache = nullptr;
-  const Outcome outcome =
-      Got(mha_kv_cache_create(ctx.get(), batch, heads, capacity, head_dim, dtype, &cache));
+  const Outcome outcome = Got(mha_kv_cache_create(ctx.get(), batch, heads, capacity, head_dim,
+                                                  static_cast<mha_dtype>(dtype), &cache));
   mha_kv_cache_destroy(cache);
   return outcome;
 }
@@ -555,8 +570,8 @@ std::vector<Entry> AttentionEntries() {
 }
 
 std::vector<Entry> LinearEntries() {
-  const auto create = [](const char* name, int64_t out_features, int64_t in_features,
-                         mha_dtype dtype, bool weight) {
+  const auto create = [](const char* name, int64_t out_features, int64_t in_features, int dtype,
+                         bool weight) {
     return Entry{name, [=] {
                    ScopedContext ctx("reference");
                    const std::vector<float> w(8 * 16, 0.01f);
@@ -579,7 +594,7 @@ std::vector<Entry> LinearEntries() {
       create("linear-create-zero-out-features", 0, 16, MHA_F32, true),
       create("linear-create-zero-in-features", 8, 0, MHA_F32, true),
       create("linear-create-size-overflow", Pow2(32), Pow2(32), MHA_F32, true),
-      create("linear-create-dtype-unknown", 8, 16, mha_dtype(7), true),
+      create("linear-create-dtype-unknown", 8, 16, 7, true),
       create("linear-create-null-weight", 8, 16, MHA_F32, false),
       create("linear-create-too-large", Pow2(31), Pow2(31), MHA_F32, true),
       {"linear-create-no-gemm",
@@ -850,7 +865,7 @@ std::vector<Entry> KvCacheEntries() {
          mha_kv_cache* cache = nullptr;
          return Got(mha_kv_cache_create(nullptr, 2, 2, 4, 8, MHA_F32, &cache));
        }},
-      {"kv-cache-create-dtype-unknown", [] { return CreateCache(2, 2, 4, 8, mha_dtype(7)); }},
+      {"kv-cache-create-dtype-unknown", [] { return CreateCache(2, 2, 4, 8, 7); }},
       {"kv-cache-create-batch-zero", [] { return CreateCache(0, 2, 4, 8, MHA_F32); }},
       {"kv-cache-create-heads-zero", [] { return CreateCache(2, 0, 4, 8, MHA_F32); }},
       {"kv-cache-create-capacity-zero", [] { return CreateCache(2, 2, 0, 8, MHA_F32); }},
@@ -914,6 +929,12 @@ TEST_CASE("bad_inputs: every catalogued input is refused as documented", "[error
     const auto row = rows.find(e.first);
     if (row == rows.end()) continue;  // the other test case reports it
     INFO("case " << e.first);
+#ifdef MHA_TEST_SANITIZED
+    if (row->second.status == "MHA_ERR_OUT_OF_MEMORY") {
+      WARN("skipped " << e.first << ": allocations that large abort under the sanitizer");
+      continue;
+    }
+#endif
     mha_isa isa;
     mha_isa_from_name("(no message yet)", &isa);  // a stale message never matches a row
     const Outcome got = e.second();
