@@ -162,6 +162,9 @@ bool Decode(FuzzInput& in, Call* c) {
   StridedBuffer* targets[4] = {&c->q, &c->k, &c->v, &c->bias};
   const int specials = in.Byte() % 4;
   for (int n = 0; n < specials; ++n) AddSpecials(in, *targets[in.Byte() % 4], 1);
+  c->q_magnitude = TameMagnitude(c->q, c->q_magnitude);
+  c->k_magnitude = TameMagnitude(c->k, c->k_magnitude);
+  c->v_magnitude = TameMagnitude(c->v, c->v_magnitude);
   return true;
 }
 

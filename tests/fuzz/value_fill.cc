@@ -1,5 +1,6 @@
 #include "value_fill.h"
 
+#include <algorithm>
 #include <limits>
 
 #include "mha/kit/dtype.h"
@@ -24,6 +25,15 @@ void AddSpecials(FuzzInput& in, StridedBuffer& b, int count) {
         std::numeric_limits<float>::max(),       1e-45f, -0.0f, in.RawFloat()};
     Store(b, at, in.Pick(kinds));
   }
+}
+
+double TameMagnitude(const StridedBuffer& b, double magnitude) {
+  if (!b.addressable || !mha::IsDtype(b.view.dtype)) return magnitude;
+  for (int64_t e = 0; e < b.elements; ++e) {
+    const double x = Load(b, e);
+    if (!IsSpecial(x)) magnitude = std::max(magnitude, std::fabs(x));
+  }
+  return magnitude;
 }
 
 std::vector<float> TameValues(size_t n, double magnitude, std::mt19937& rng) {

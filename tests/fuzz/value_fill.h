@@ -26,6 +26,11 @@ void FillTame(StridedBuffer& b, double magnitude, std::mt19937& rng);
 // Writes up to `count` specials decoded from the input into b's storage.
 void AddSpecials(FuzzInput& in, StridedBuffer& b, int count);
 
+// The largest magnitude among b's elements that are not special (a raw value that
+// AddSpecials wrote may be tame and still exceed the fill's magnitude), at least
+// `magnitude`: what the tolerances scale with.
+double TameMagnitude(const StridedBuffer& b, double magnitude);
+
 // n uniform values in [-magnitude, magnitude].
 std::vector<float> TameValues(size_t n, double magnitude, std::mt19937& rng);
 
