@@ -101,10 +101,12 @@ HWY_INLINE bool PackKvTiles(const FlashPlan& plan, const ItemCoords& c, const Fl
 
 // Raw dots of keys [j0, j0 + nk) with every active row, into s.st; returns
 // whether their max per row is in s.tile_max (QkTile's paths). With
-// plan.pack_kv, those keys are packed. `ahead`: the keys of the next tile.
+// plan.pack_kv, those keys are packed. `ahead`: the keys of the next tile;
+// `v_ahead`: those whose V the f32 decode QK^T prefetches.
 template <typename T, class D>
 HWY_INLINE bool ScoreTile(D d, const FlashPlan& plan, const ItemCoords& c,
-                          const FlashScratch& s, int64_t j0, int64_t nk, int64_t ahead) {
+                          const FlashScratch& s, int64_t j0, int64_t nk, int64_t ahead,
+                          int64_t v_ahead) {
   const mha_problem& p = *plan.p;
   const T* k = static_cast<const T*>(p.k.data) + RowOffset(p.k, c.b, j0, c.g);
   int64_t k_stride = p.k.strides[1];
@@ -119,7 +121,7 @@ HWY_INLINE bool ScoreTile(D d, const FlashPlan& plan, const ItemCoords& c,
     const T* v = static_cast<const T*>(p.v.data) + RowOffset(p.v, c.b, j0, c.g);
     QkDotTile(d, KvRows<T>{k, k_stride, p.k.strides[2]},
               KvRows<T>{v, p.v.strides[1], p.v.strides[2]}, plan.item_kv_heads, nk,
-              p.head_dim, p.v_head_dim, s.qt, plan.head_rows, plan.rows_pad, s.st);
+              p.head_dim, p.v_head_dim, s.qt, plan.head_rows, plan.rows_pad, v_ahead, s.st);
     return false;
   }
   if (UseBf16Dot<T>(plan)) {
@@ -161,7 +163,7 @@ HWY_INLINE void ProbsPass(D d, const FlashPlan& plan, const ItemCoords& c,
     const int64_t nk = std::min(kTileKeys, p.kv_len - j0);
     if (MarkActiveRows(plan, s, j0, nk)) {
       if (plan.pack_kv) PackKvTiles<T>(plan, c, s, j0, nk);
-      const bool max_known = ScoreTile<T>(d, plan, c, s, j0, nk, 0);
+      const bool max_known = ScoreTile<T>(d, plan, c, s, j0, nk, 0, 0);
       for (int64_t r = 0; r < plan.rows_pad; r += n) {
         if (AnyActive(s.active + r, n)) {
           ScoreChunk(d, p, s, plan.rows_pad, r, j0, nk, max_known);
@@ -253,7 +255,10 @@ void FlashItem(const FlashPlan& plan, int64_t item, float* scratch) {
     // The next tile's keys in K and V, past this item's range too: on one thread
     // the next item is usually the next split of these rows.
     const int64_t ahead = std::clamp<int64_t>(p.kv_len - j0 - kTileKeys, 0, kTileKeys);
-    const bool max_known = ScoreTile<T>(d, plan, c, s, j0, nk, ahead);
+    const bool all_see_tile = plan.few_rows && AllRowsSeeTile(plan, c, s, j0, nk);
+    // P V in place on f32 FMAs (PvDotTile) prefetches the next tile's V itself.
+    const bool pv_dot = all_see_tile && !UseBf16Dot<T>(plan) && p.v_head_dim % n == 0;
+    const bool max_known = ScoreTile<T>(d, plan, c, s, j0, nk, ahead, pv_dot ? 0 : ahead);
     for (int64_t r = 0; r < rp; r += n) {
       if (AnyActive(s.active + r, n)) {
         const auto tile_max = ScoreChunk(d, p, s, rp, r, j0, nk, max_known);
@@ -267,15 +272,14 @@ void FlashItem(const FlashPlan& plan, int64_t item, float* scratch) {
       PvTileBf16(d, plan, c, s, j0, nk, v_tile, packed_v_finite);
       continue;
     }
-    const bool all_see_tile = plan.few_rows && AllRowsSeeTile(plan, c, s, j0, nk);
     if (all_see_tile && UseBf16Dot<T>(plan)) {
       PvDecodeTileBf16(plan, s, nk, ahead, reinterpret_cast<const uint16_t*>(v_tile));
       continue;
     }
-    if (all_see_tile && p.v_head_dim % n == 0) {
+    if (pv_dot) {
       PvDotTile(d, s.st, s.alpha, plan.item_kv_heads, plan.head_rows, rp,
                 KvRows<T>{v_tile, p.v.strides[1], p.v.strides[2]}, nk, p.v_head_dim,
-                plan.dv_pad, s.o);
+                plan.dv_pad, ahead, s.o);
       continue;
     }
     // Otherwise V is packed, or widened into a contiguous tile kv head by kv head:

@@ -147,20 +147,22 @@ struct KvRows {
 // [g * head_rows, (g + 1) * head_rows) of q (row-major) and of st's columns; a
 // block of kDotRows rows spans kHeads heads (kHeads = kDotRows / head_rows when
 // head_rows < kDotRows: an MHA head has one row, and one block takes 4 heads).
-// Before the first block of each head, prefetches that head's K and V rows of
-// the same keys one tile ahead: a few at a time, since a burst of a whole row
-// of heads overflows the miss buffers.
+// Before the first block of each head, prefetches that head's K rows of the
+// same keys one tile ahead, and its V rows too for keys below v_ahead (those P V
+// does not prefetch itself): a few at a time, since a burst of a whole row of
+// heads overflows the miss buffers.
 template <int kKeys, int kHeads, typename T, class D>
 HWY_INLINE void QkDotKeys(D d, const KvRows<T>& k, const KvRows<T>& v, int64_t j,
                           int64_t heads, int64_t dim, int64_t dv, const float* HWY_RESTRICT q,
-                          int64_t head_rows, int64_t rows_pad, float* HWY_RESTRICT st) {
+                          int64_t head_rows, int64_t rows_pad, int64_t v_ahead,
+                          float* HWY_RESTRICT st) {
   for (int64_t r = 0; r < heads * head_rows; r += kDotRows) {
     const int64_t g = r / head_rows;
     if (r == g * head_rows) {
       for (int64_t h = g; h < g + kHeads; ++h) {
         for (int64_t jj = j; jj < j + kKeys; ++jj) {
           PrefetchRow(RowAhead(k.Row(jj, h), kTileKeys, k.key_stride), dim);
-          PrefetchRow(RowAhead(v.Row(jj, h), kTileKeys, v.key_stride), dv);
+          if (jj < v_ahead) PrefetchRow(RowAhead(v.Row(jj, h), kTileKeys, v.key_stride), dv);
         }
       }
     }
@@ -178,23 +180,32 @@ HWY_INLINE void QkDotKeys(D d, const KvRows<T>& k, const KvRows<T>& v, int64_t j
 template <int kHeads, typename T, class D>
 HWY_INLINE void QkDotTileOf(D d, const KvRows<T>& k, const KvRows<T>& v, int64_t heads,
                             int64_t nk, int64_t dim, int64_t dv, const float* HWY_RESTRICT q,
-                            int64_t head_rows, int64_t rows_pad, float* HWY_RESTRICT st) {
+                            int64_t head_rows, int64_t rows_pad, int64_t v_ahead,
+                            float* HWY_RESTRICT st) {
   constexpr int kKeys = kHeads == 1 ? 3 : 2;
   int64_t j = 0;
   for (; j + kKeys <= nk; j += kKeys) {
-    QkDotKeys<kKeys, kHeads>(d, k, v, j, heads, dim, dv, q, head_rows, rows_pad, st);
+    QkDotKeys<kKeys, kHeads>(d, k, v, j, heads, dim, dv, q, head_rows, rows_pad, v_ahead, st);
   }
-  for (; j < nk; ++j) QkDotKeys<1, kHeads>(d, k, v, j, heads, dim, dv, q, head_rows, rows_pad, st);
+  for (; j < nk; ++j) {
+    QkDotKeys<1, kHeads>(d, k, v, j, heads, dim, dv, q, head_rows, rows_pad, v_ahead, st);
+  }
 }
 
+// v_ahead: the keys of the next tile whose V rows to prefetch (0 where P V
+// prefetches them: PvDotTile).
 template <typename T, class D>
 HWY_INLINE void QkDotTile(D d, const KvRows<T>& k, const KvRows<T>& v, int64_t heads,
                           int64_t nk, int64_t dim, int64_t dv, const float* HWY_RESTRICT q,
-                          int64_t head_rows, int64_t rows_pad, float* HWY_RESTRICT st) {
+                          int64_t head_rows, int64_t rows_pad, int64_t v_ahead,
+                          float* HWY_RESTRICT st) {
   switch (HeadsPerDotBlock(head_rows)) {
-    case 4: return QkDotTileOf<4>(d, k, v, heads, nk, dim, dv, q, head_rows, rows_pad, st);
-    case 2: return QkDotTileOf<2>(d, k, v, heads, nk, dim, dv, q, head_rows, rows_pad, st);
-    default: return QkDotTileOf<1>(d, k, v, heads, nk, dim, dv, q, head_rows, rows_pad, st);
+    case 4:
+      return QkDotTileOf<4>(d, k, v, heads, nk, dim, dv, q, head_rows, rows_pad, v_ahead, st);
+    case 2:
+      return QkDotTileOf<2>(d, k, v, heads, nk, dim, dv, q, head_rows, rows_pad, v_ahead, st);
+    default:
+      return QkDotTileOf<1>(d, k, v, heads, nk, dim, dv, q, head_rows, rows_pad, v_ahead, st);
   }
 }
 
@@ -202,12 +213,15 @@ HWY_INLINE void QkDotTile(D d, const KvRows<T>& k, const KvRows<T>& v, int64_t h
 // as in QkDotKeys), V read in place (dv a multiple of the vector length); the
 // first sub-block rescales o as it loads it. Only for a tile that every row sees
 // whole: no P is 0 by the mask, so no 0 x Inf can reach a row that never sees
-// the key.
+// the key. Each head's first row block prefetches the V rows of its sub-block's
+// keys one tile ahead (keys below `ahead`: those of the next tile that exist),
+// spread over P V as K's are over QK^T (faster from DRAM than issuing them in
+// QK^T beside K's).
 template <int kHeads, typename T, class D>
 HWY_INLINE void PvDotTileOf(D d, const float* HWY_RESTRICT pt, const float* alpha,
                             int64_t heads, int64_t head_rows, int64_t rows_pad,
                             const KvRows<T>& v, int64_t nk, int64_t dv, int64_t dv_pad,
-                            float* HWY_RESTRICT o) {
+                            int64_t ahead, float* HWY_RESTRICT o) {
   // 4 rows x 2 vectors of o, 2 vectors of V (PvBlock loads a head's V at its
   // first row) and P: 11 registers.
   constexpr int kVecs = 2;
@@ -216,7 +230,15 @@ HWY_INLINE void PvDotTileOf(D d, const float* HWY_RESTRICT pt, const float* alph
     const int64_t nj = std::min(kPvSubKeys, nk - j);
     const float* p = pt + j * rows_pad;
     for (int64_t r = 0; r < heads * head_rows; r += kDotRows) {
-      const T* vj = v.Row(j, r / head_rows);
+      const int64_t g = r / head_rows;
+      if (r == g * head_rows) {
+        for (int64_t h = g; h < g + kHeads; ++h) {
+          for (int64_t jj = j; jj < std::min(j + nj, ahead); ++jj) {
+            PrefetchRow(RowAhead(v.Row(jj, h), kTileKeys, v.key_stride), dv);
+          }
+        }
+      }
+      const T* vj = v.Row(j, g);
       float* o_rows = o + r * dv_pad;
       const float* a = j == 0 ? alpha + r : nullptr;
       int64_t e = 0;
@@ -235,14 +257,17 @@ HWY_INLINE void PvDotTileOf(D d, const float* HWY_RESTRICT pt, const float* alph
 template <typename T, class D>
 HWY_INLINE void PvDotTile(D d, const float* HWY_RESTRICT pt, const float* alpha, int64_t heads,
                           int64_t head_rows, int64_t rows_pad, const KvRows<T>& v, int64_t nk,
-                          int64_t dv, int64_t dv_pad, float* HWY_RESTRICT o) {
+                          int64_t dv, int64_t dv_pad, int64_t ahead, float* HWY_RESTRICT o) {
   switch (HeadsPerDotBlock(head_rows)) {
     case 4:
-      return PvDotTileOf<4>(d, pt, alpha, heads, head_rows, rows_pad, v, nk, dv, dv_pad, o);
+      return PvDotTileOf<4>(d, pt, alpha, heads, head_rows, rows_pad, v, nk, dv, dv_pad, ahead,
+                            o);
     case 2:
-      return PvDotTileOf<2>(d, pt, alpha, heads, head_rows, rows_pad, v, nk, dv, dv_pad, o);
+      return PvDotTileOf<2>(d, pt, alpha, heads, head_rows, rows_pad, v, nk, dv, dv_pad, ahead,
+                            o);
     default:
-      return PvDotTileOf<1>(d, pt, alpha, heads, head_rows, rows_pad, v, nk, dv, dv_pad, o);
+      return PvDotTileOf<1>(d, pt, alpha, heads, head_rows, rows_pad, v, nk, dv, dv_pad, ahead,
+                            o);
   }
 }
 
