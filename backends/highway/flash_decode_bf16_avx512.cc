@@ -104,11 +104,7 @@ MHA_BF16_TARGET void DotKeys(const Bf16Rows& k, int64_t rows, int64_t head_rows,
   for (int64_t r = 0; r < rows; r += kDotRows) {
     const int64_t g = r / head_rows;
     if (r == g * head_rows) {
-      for (int64_t h = g; h < g + kHeads; ++h) {
-        for (int64_t jj = j; jj < std::min<int64_t>(j + kKeys, ahead); ++jj) {
-          PrefetchRow(RowAhead(k.Row(jj, h), kTileKeys, k.key_stride), dim);
-        }
-      }
+      PrefetchNextTileRows(k, g, g + kHeads, j, std::min<int64_t>(j + kKeys, ahead), dim);
     }
     DotBlock<kKeys, kHeads>(k.Row(j, g), k.key_stride, k.head_stride, chunks, last,
                             q + r * q_stride, q_stride, scale, rows_pad, st + j * rows_pad + r);

@@ -8,21 +8,16 @@
 
 #include <cstdint>
 
+#include "kv_rows.h"
+
 namespace mha {
 
 // Bf16 elements per row of the Q rows QkDecodeTileBf16Avx512 takes: head_dim
 // rounded up to a vector of 32, zero-padded.
 int64_t DecodeQRowStride(int64_t head_dim);
 
-// K or V of a tile read in place: key j of head slot g at data + j * key_stride +
-// g * head_stride.
-struct Bf16Rows {
-  const uint16_t* data;
-  int64_t key_stride, head_stride;
-  const uint16_t* Row(int64_t j, int64_t g) const {
-    return data + j * key_stride + g * head_stride;
-  }
-};
+// K or V of a tile read in place, as bf16 bits.
+using Bf16Rows = KvRows<uint16_t>;
 
 // st[j * rows_pad + r] = scale * dot(K[j] of row r's head, Q[r]) for keys j < nk
 // and rows r < heads * head_rows. Row r belongs to head slot r / head_rows (rows
