@@ -1,17 +1,19 @@
-// mha_ab_builds: two builds of libmha in one process, their attention calls
-// alternating on the same shape, so that both see the same machine at the same
-// moment. On noisy machines (shared vCPUs, memory bandwidth that drifts by 20%
-// within minutes) separate runs cannot resolve a 5% change; the median of the
-// per-pair time ratios can.
+// mha_ab_builds: two builds of libmha in one process (or one build at two ISA
+// caps), their attention calls alternating on the same shape, so that both see
+// the same machine at the same moment. On noisy machines (shared vCPUs, memory
+// bandwidth that drifts by 20% within minutes) separate runs cannot resolve a 5%
+// change; the median of the per-pair time ratios can.
 //
 //   mha_ab_builds OLD/libmha.so NEW/libmha.so [--dtype=bf16] [--batch=1]
 //       [--heads=32] [--kv-heads=8] [--q-len=1] [--kv-len=4096] [--head-dim=128]
-//       [--copies=32] [--calls=300] [--backend=highway]
+//       [--copies=32] [--calls=300] [--backend=highway] [--isa=native,avx2]
 //
 // Each call reads K/V from one of `copies` buffers (huge pages), a different one
-// for each build, so that with enough copies both read from DRAM. Prints each
-// build's median and 10th-percentile time and the quantiles of A's time over
-// B's (> 1: B is faster). MHA_MAX_ISA and OMP_NUM_THREADS apply to both.
+// for each build: with enough copies both read from DRAM, with 2 both from
+// cache. Prints each build's median and 10th-percentile time and the quantiles
+// of A's time over B's (> 1: B is faster). --isa caps A's and B's SIMD level
+// (names as MHA_MAX_ISA's; the same library may be given twice); without it
+// MHA_MAX_ISA applies to both, as OMP_NUM_THREADS does.
 #include <dlfcn.h>
 
 #include <algorithm>
@@ -32,6 +34,7 @@ namespace {
 struct Options {
   const char* libs[2] = {nullptr, nullptr};
   std::string dtype = "bf16", backend = "highway";
+  std::string isa[2];  // empty: from MHA_MAX_ISA
   int64_t batch = 1, heads = 32, kv_heads = 8, q_len = 1, kv_len = 4096, head_dim = 128;
   int copies = 32, calls = 300;
 };
@@ -52,6 +55,10 @@ bool Parse(int argc, char** argv, Options* o) {
       o->dtype = a + 8;
     } else if (std::strncmp(a, "--backend=", 10) == 0) {
       o->backend = a + 10;
+    } else if (std::strncmp(a, "--isa=", 6) == 0 && std::strchr(a + 6, ',') != nullptr) {
+      const char* comma = std::strchr(a + 6, ',');
+      o->isa[0].assign(a + 6, comma);
+      o->isa[1] = comma + 1;
     } else if (ParseInt(a, "--batch", &o->batch) || ParseInt(a, "--heads", &o->heads) ||
                ParseInt(a, "--kv-heads", &o->kv_heads) || ParseInt(a, "--q-len", &o->q_len) ||
                ParseInt(a, "--kv-len", &o->kv_len) || ParseInt(a, "--head-dim", &o->head_dim)) {
@@ -73,7 +80,9 @@ bool Parse(int argc, char** argv, Options* o) {
 }
 
 struct Build {
-  decltype(&mha_context_create) create;
+  decltype(&mha_context_options_init_size) options_init;
+  decltype(&mha_context_create_with) create;
+  decltype(&mha_isa_from_name) isa_from_name;
   decltype(&mha_context_destroy) destroy;
   decltype(&mha_attention) attention;
   decltype(&mha_last_error) last_error;
@@ -81,21 +90,36 @@ struct Build {
 };
 
 // RTLD_DEEPBIND: each build's calls to its own functions stay inside it.
-bool Load(const char* path, const std::string& backend, Build* b) {
+bool Load(const char* path, const std::string& backend, const std::string& isa, Build* b) {
   void* h = dlopen(path, RTLD_NOW | RTLD_LOCAL | RTLD_DEEPBIND);
   if (!h) {
     std::fprintf(stderr, "%s\n", dlerror());
     return false;
   }
-  b->create = reinterpret_cast<decltype(b->create)>(dlsym(h, "mha_context_create"));
+  b->options_init = reinterpret_cast<decltype(b->options_init)>(
+      dlsym(h, "mha_context_options_init_size"));
+  b->create = reinterpret_cast<decltype(b->create)>(dlsym(h, "mha_context_create_with"));
+  b->isa_from_name = reinterpret_cast<decltype(b->isa_from_name)>(dlsym(h, "mha_isa_from_name"));
   b->destroy = reinterpret_cast<decltype(b->destroy)>(dlsym(h, "mha_context_destroy"));
   b->attention = reinterpret_cast<decltype(b->attention)>(dlsym(h, "mha_attention"));
   b->last_error = reinterpret_cast<decltype(b->last_error)>(dlsym(h, "mha_last_error"));
-  if (!b->create || !b->destroy || !b->attention || !b->last_error) {
+  if (!b->options_init || !b->create || !b->isa_from_name || !b->destroy || !b->attention ||
+      !b->last_error) {
     std::fprintf(stderr, "%s lacks the C API\n", path);
     return false;
   }
-  if (b->create(backend.c_str(), &b->ctx) != MHA_OK) {
+  mha_context_options options;
+  b->options_init(&options, sizeof options);
+  options.backend = backend.c_str();
+  if (!isa.empty()) {
+    mha_isa level;
+    if (b->isa_from_name(isa.c_str(), &level) != MHA_OK) {
+      std::fprintf(stderr, "%s\n", b->last_error());
+      return false;
+    }
+    options.max_isa = level;
+  }
+  if (b->create(&options, &b->ctx) != MHA_OK) {
     std::fprintf(stderr, "%s: %s\n", path, b->last_error());
     return false;
   }
@@ -130,7 +154,7 @@ int main(int argc, char** argv) {
   if (!Parse(argc, argv, &o)) return 2;
   Build builds[2];
   for (int i = 0; i < 2; ++i) {
-    if (!Load(o.libs[i], o.backend, &builds[i])) return 1;
+    if (!Load(o.libs[i], o.backend, o.isa[i], &builds[i])) return 1;
   }
   const bool bf16 = o.dtype == "bf16";
   const mha_dtype dt = bf16 ? MHA_BF16 : MHA_F32;
@@ -184,8 +208,9 @@ int main(int argc, char** argv) {
   const double kv_bytes = 2.0 * static_cast<double>(kv_elems * es);
   for (int b = 0; b < 2; ++b) {
     const double med = Quantile(seconds[b], 0.5);
-    std::printf("%c %-40s median %.4f ms  p10 %.4f ms  K/V %.1f GB/s\n", 'A' + b, o.libs[b],
-                med * 1e3, Quantile(seconds[b], 0.1) * 1e3, kv_bytes / med / 1e9);
+    std::printf("%c %-40s %-8s median %.4f ms  p10 %.4f ms  K/V %.1f GB/s\n", 'A' + b,
+                o.libs[b], o.isa[b].c_str(), med * 1e3, Quantile(seconds[b], 0.1) * 1e3,
+                kv_bytes / med / 1e9);
   }
   std::printf("A/B time ratio: median %.3f  p25 %.3f  p75 %.3f  (%zu pairs)\n",
               Quantile(ratios, 0.5), Quantile(ratios, 0.25), Quantile(ratios, 0.75),
