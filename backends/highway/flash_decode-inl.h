@@ -231,17 +231,19 @@ HWY_INLINE void PvDotTileOf(D d, const float* HWY_RESTRICT pt, const float* alph
       float* o_rows = o + r * dv_pad;
       const float* a = j == 0 ? alpha + r : nullptr;
       int64_t e = 0;
-#if HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL
-      // With 32 registers, a dv of 4 vectors (head_dim 64) takes one block of
-      // 16 o vectors: each P broadcast serves 4 FMAs and o is loaded once per
+      // Where the tile kernels' register block is wider (kPvVecs = 4 of the 32
+      // AVX-512 registers), a dv of exactly that many vectors (head_dim 64)
+      // takes one block: each P broadcast serves 4 FMAs and o is loaded once per
       // sub-block, not twice (widened bf16 1.04x from cache, 1.15x from DRAM).
-      // Only for one head per block: several heads' V vectors would not fit.
-      if (kHeads == 1 && dv == 4 * n) {
-        PvBlock<kDotRows, 4, kHeads>(d, p + r, rows_pad, vj, v.key_stride, nj, o_rows, dv_pad,
-                                     v.head_stride, a);
-        e = dv;
+      // Only there: at dv 8 vectors two such blocks measured 0.92-0.95x, and
+      // several heads' V vectors per block would not fit.
+      if constexpr (kHeads == 1 && kPvVecs > kVecs) {
+        if (dv == kPvVecs * n) {
+          PvBlock<kDotRows, kPvVecs, kHeads>(d, p + r, rows_pad, vj, v.key_stride, nj, o_rows,
+                                             dv_pad, v.head_stride, a);
+          e = dv;
+        }
       }
-#endif
       for (; e + kVecs * n <= dv; e += kVecs * n) {
         PvBlock<kDotRows, kVecs, kHeads>(d, p + r, rows_pad, vj + e, v.key_stride, nj,
                                          o_rows + e, dv_pad, v.head_stride, a);
