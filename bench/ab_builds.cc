@@ -22,11 +22,11 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <random>
 #include <string>
 #include <vector>
 
 #include "memory.h"
+#include "workload.h"
 #include "mha/mha.h"
 
 namespace {
@@ -131,22 +131,6 @@ double Quantile(std::vector<double> v, double q) {
   return v[static_cast<size_t>(q * static_cast<double>(v.size() - 1))];
 }
 
-// Fills a tensor of f32 or bf16 elements (bf16: f32 truncated) with values in [-0.5, 0.5).
-void Fill(uint8_t* data, int64_t n, bool bf16, std::mt19937* rng) {
-  std::uniform_real_distribution<float> dist(-0.5f, 0.5f);
-  for (int64_t i = 0; i < n; ++i) {
-    const float f = dist(*rng);
-    uint32_t bits;
-    std::memcpy(&bits, &f, 4);
-    if (bf16) {
-      const uint16_t h = static_cast<uint16_t>(bits >> 16);
-      std::memcpy(data + 2 * i, &h, 2);
-    } else {
-      std::memcpy(data + 4 * i, &f, 4);
-    }
-  }
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -161,7 +145,6 @@ int main(int argc, char** argv) {
   const int64_t es = bf16 ? 2 : 4, d = o.head_dim;
   const int64_t q_elems = o.batch * o.q_len * o.heads * d;
   const int64_t kv_elems = o.batch * o.kv_len * o.kv_heads * d;
-  std::mt19937 rng(1);
   auto q = mha_bench::AllocateTouched(static_cast<size_t>(q_elems * es));
   auto out = mha_bench::AllocateTouched(static_cast<size_t>(q_elems * 4));
   std::vector<mha_bench::Buffer> k, v;
@@ -172,10 +155,10 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "out of memory for %d copies\n", o.copies);
       return 1;
     }
-    Fill(k.back().get(), kv_elems, bf16, &rng);
-    Fill(v.back().get(), kv_elems, bf16, &rng);
+    mha_bench::FillRandom(k.back().get(), dt, static_cast<size_t>(kv_elems), 2 * c + 2);
+    mha_bench::FillRandom(v.back().get(), dt, static_cast<size_t>(kv_elems), 2 * c + 3);
   }
-  Fill(q.get(), q_elems, bf16, &rng);
+  mha_bench::FillRandom(q.get(), dt, static_cast<size_t>(q_elems), 1);
   const int64_t qs[4] = {o.q_len * o.heads * d, o.heads * d, d, 1};
   const int64_t kvs[4] = {o.kv_len * o.kv_heads * d, o.kv_heads * d, d, 1};
   mha_tensor tq{q.get(), dt, {o.batch, o.q_len, o.heads, d}, {qs[0], qs[1], qs[2], qs[3]}};
