@@ -1,7 +1,4 @@
 // The mha_isa functions of the C API: names from the kit's table, support from the CPU.
-#include <strings.h>
-
-#include <string>
 
 #include "error.h"
 #include "hwy/targets.h"
@@ -45,16 +42,13 @@ const char* mha_isa_name(mha_isa isa) {
 
 mha_status mha_isa_from_name(const char* name, mha_isa* out) {
   if (!out) return mha::Invalid("out is NULL");
-  std::string names;
-  for (const mha::IsaLevel& level : mha::kIsaLevels) {
-    if (name && strcasecmp(name, level.name) == 0) {
-      *out = level.isa;
-      return MHA_OK;
-    }
-    names += names.empty() ? level.name : std::string(", ") + level.name;
+  if (const mha::IsaLevel* level = mha::FindIsaLevelNamed(name)) {
+    *out = level->isa;
+    return MHA_OK;
   }
   return mha::Invalid(mha::Format("\"%s\" is not an ISA level; expected one of %s",
-                                  name ? name : "(null)", names.c_str()));
+                                  name ? name : "(null)",
+                                  mha::IsaLevelNames(/*this_arch_only=*/false).c_str()));
 }
 
 int mha_isa_supported(mha_isa isa) { return mha::FindIsaLevel(isa) && CpuHas(isa) ? 1 : 0; }

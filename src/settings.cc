@@ -2,7 +2,6 @@
 
 #include <cerrno>
 #include <cstdlib>
-#include <strings.h>
 
 #include "error.h"
 #include "mha/kit/isa.h"
@@ -32,14 +31,7 @@ std::string Trim(const std::string& s) {
 }
 
 // The levels of this build's architecture.
-std::string IsaNames() {
-  std::string names;
-  for (const IsaLevel& level : kIsaLevels) {
-    if (!IsaOfThisArch(level)) continue;
-    names += names.empty() ? level.name : std::string(", ") + level.name;
-  }
-  return names;
-}
+std::string IsaNames() { return IsaLevelNames(/*this_arch_only=*/true); }
 
 // A level of another architecture is refused rather than read as some cap here.
 mha_status CheckIsaArch(const IsaLevel& level, const std::string& setting) {
@@ -96,12 +88,10 @@ mha_status ResolveIsa(int option, mha_isa* out) {
   }
   const char* text = Env("MHA_MAX_ISA");
   if (!text) return MHA_OK;
-  for (const IsaLevel& level : kIsaLevels) {
-    if (strcasecmp(text, level.name) == 0) {
-      if (mha_status st = CheckIsaArch(level, Format("MHA_MAX_ISA=\"%s\"", text))) return st;
-      *out = level.isa;
-      return MHA_OK;
-    }
+  if (const IsaLevel* level = FindIsaLevelNamed(text)) {
+    if (mha_status st = CheckIsaArch(*level, Format("MHA_MAX_ISA=\"%s\"", text))) return st;
+    *out = level->isa;
+    return MHA_OK;
   }
   return Invalid(Format("MHA_MAX_ISA=\"%s\": expected one of %s", text, IsaNames().c_str()));
 }

@@ -4,7 +4,10 @@
 #ifndef MHA_KIT_ISA_H_
 #define MHA_KIT_ISA_H_
 
+#include <strings.h>
+
 #include <cstddef>
+#include <string>
 
 #include "mha/mha.h"
 
@@ -62,6 +65,24 @@ inline const IsaLevel* FindIsaLevel(int isa) {
     if (level.isa == isa) return &level;
   }
   return nullptr;
+}
+
+// The level named `name` in any case; nullptr for none (or a null name).
+inline const IsaLevel* FindIsaLevelNamed(const char* name) {
+  for (const IsaLevel& level : kIsaLevels) {
+    if (name && strcasecmp(name, level.name) == 0) return &level;
+  }
+  return nullptr;
+}
+
+// The levels' names joined by ", ": every architecture's, or this build's only.
+inline std::string IsaLevelNames(bool this_arch_only) {
+  std::string names;
+  for (const IsaLevel& level : kIsaLevels) {
+    if (this_arch_only && !IsaOfThisArch(level)) continue;
+    names += names.empty() ? level.name : std::string(", ") + level.name;
+  }
+  return names;
 }
 
 inline const char* IsaName(int isa) {
