@@ -55,8 +55,12 @@ bool Parse(int argc, char** argv, Options* o) {
       o->dtype = a + 8;
     } else if (std::strncmp(a, "--backend=", 10) == 0) {
       o->backend = a + 10;
-    } else if (std::strncmp(a, "--isa=", 6) == 0 && std::strchr(a + 6, ',') != nullptr) {
+    } else if (std::strncmp(a, "--isa=", 6) == 0) {
       const char* comma = std::strchr(a + 6, ',');
+      if (!comma) {
+        std::fprintf(stderr, "%s: expected two ISA levels, A's and B's, as --isa=avx2,native\n", a);
+        return false;
+      }
       o->isa[0].assign(a + 6, comma);
       o->isa[1] = comma + 1;
     } else if (ParseInt(a, "--batch", &o->batch) || ParseInt(a, "--heads", &o->heads) ||
