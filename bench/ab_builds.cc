@@ -10,7 +10,7 @@
 //
 // Each call reads K/V from one of `copies` buffers (huge pages), a different one
 // for each build: with enough copies both read from DRAM, with 2 both from
-// cache. Prints each build's median and 10th-percentile time and the quantiles
+// cache where two copies fit it. Prints each build's median and 10th-percentile time and the quantiles
 // of A's time over B's (> 1: B is faster). --isa caps A's and B's SIMD level
 // (names as MHA_MAX_ISA's; the same library may be given twice); without it
 // MHA_MAX_ISA applies to both, as OMP_NUM_THREADS does.
@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "memory.h"
+#include "shapes.h"
 #include "workload.h"
 #include "mha/mha.h"
 
@@ -144,13 +145,12 @@ int main(int argc, char** argv) {
   for (int i = 0; i < 2; ++i) {
     if (!Load(o.libs[i], o.backend, o.isa[i], &builds[i])) return 1;
   }
-  const bool bf16 = o.dtype == "bf16";
-  const mha_dtype dt = bf16 ? MHA_BF16 : MHA_F32;
-  const int64_t es = bf16 ? 2 : 4, d = o.head_dim;
+  const mha_dtype dt = o.dtype == "bf16" ? MHA_BF16 : MHA_F32;
+  const int64_t es = static_cast<int64_t>(mha_bench::DtypeBytes(dt)), d = o.head_dim;
   const int64_t q_elems = o.batch * o.q_len * o.heads * d;
   const int64_t kv_elems = o.batch * o.kv_len * o.kv_heads * d;
   auto q = mha_bench::AllocateTouched(static_cast<size_t>(q_elems * es));
-  auto out = mha_bench::AllocateTouched(static_cast<size_t>(q_elems * 4));
+  auto out = mha_bench::AllocateTouched(static_cast<size_t>(q_elems) * sizeof(float));
   std::vector<mha_bench::Buffer> k, v;
   for (int c = 0; c < o.copies; ++c) {
     k.push_back(mha_bench::AllocateTouched(static_cast<size_t>(kv_elems * es)));
@@ -163,11 +163,9 @@ int main(int argc, char** argv) {
     mha_bench::FillRandom(v.back().get(), dt, static_cast<size_t>(kv_elems), 2 * c + 3);
   }
   mha_bench::FillRandom(q.get(), dt, static_cast<size_t>(q_elems), 1);
-  const int64_t qs[4] = {o.q_len * o.heads * d, o.heads * d, d, 1};
-  const int64_t kvs[4] = {o.kv_len * o.kv_heads * d, o.kv_heads * d, d, 1};
-  mha_tensor tq{q.get(), dt, {o.batch, o.q_len, o.heads, d}, {qs[0], qs[1], qs[2], qs[3]}};
-  mha_tensor to{out.get(), MHA_F32, {o.batch, o.q_len, o.heads, d}, {qs[0], qs[1], qs[2], qs[3]}};
-  mha_tensor tk{nullptr, dt, {o.batch, o.kv_len, o.kv_heads, d}, {kvs[0], kvs[1], kvs[2], kvs[3]}};
+  const mha_tensor tq = mha_bench::Bshd(q.get(), dt, o.batch, o.q_len, o.heads, d);
+  mha_tensor to = mha_bench::Bshd(out.get(), MHA_F32, o.batch, o.q_len, o.heads, d);
+  mha_tensor tk = mha_bench::Bshd(nullptr, dt, o.batch, o.kv_len, o.kv_heads, d);
   mha_tensor tv = tk;
 
   std::vector<double> seconds[2], ratios;

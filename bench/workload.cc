@@ -12,14 +12,13 @@ namespace {
 constexpr double kColdBytes = 512.0 * (1 << 20);
 constexpr int kMaxLayers = 32;
 
-// A contiguous BSHD tensor [batch, seq, heads, head_dim] over data.
+}  // namespace
+
 mha_tensor Bshd(void* data, mha_dtype dtype, int64_t batch, int64_t seq, int64_t heads,
                 int64_t head_dim) {
   return mha_tensor{data, dtype, {batch, seq, heads, head_dim},
                     {seq * heads * head_dim, heads * head_dim, head_dim, 1}};
 }
-
-}  // namespace
 
 uint16_t Bf16FromF32(float f) {
   uint32_t bits;

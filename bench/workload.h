@@ -21,6 +21,10 @@ uint16_t Bf16FromF32(float f);
 // Element i of an f32 or bf16 buffer, as f32.
 float ElementAsF32(const void* data, mha_dtype dtype, size_t i);
 
+// A contiguous BSHD tensor [batch, seq, heads, head_dim] over data.
+mha_tensor Bshd(void* data, mha_dtype dtype, int64_t batch, int64_t seq, int64_t heads,
+                int64_t head_dim);
+
 // Fills n elements of dtype with uniform values in [-1, 1) from a fixed-seed generator
 // (16-bit dtypes rounded to nearest even).
 void FillRandom(void* data, mha_dtype dtype, size_t n, uint64_t seed);
